@@ -1,0 +1,66 @@
+"""The ``loopml`` command: thin commands that parse, call the Python API and render.
+
+Every error loopml raises on purpose prints one line and exits with its ``exit_code``
+(2); nothing else is caught, so a bug still shows its traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopml.cli import _admin, _experiments, _runs
+from loopml.cli._context import CliState
+from loopml.errors import LoopmlError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="loopml",
+    help="loopml: track, version, pipeline, register, deploy and monitor models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(_runs.app, name="runs")
+app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_admin.db_app, name="db")
+app.add_typer(_admin.config_app, name="config")
+app.command("init")(_admin.init)
+app.command("server")(_admin.server)
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None, typer.Option(help="Project home (default: nearest .loopml, else ~/.loopml).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="http://host:port of a loopml server to use.")
+    ] = None,
+    store_uri: Annotated[str | None, typer.Option(help="Metadata store URI.")] = None,
+) -> None:
+    ctx.obj = CliState({"home": home, "tracking_uri": tracking_uri, "store_uri": store_uri})
+
+
+def main() -> None:
+    """Entry point of the ``loopml`` script."""
+    try:
+        app(standalone_mode=False)
+    except LoopmlError as exc:
+        typer.secho(f"Error: {exc}", err=True, fg="red")
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.secho("Aborted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors carry their own exit code
+        from click import ClickException
+
+        if isinstance(exc, ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

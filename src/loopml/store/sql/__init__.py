@@ -1,0 +1,45 @@
+"""The SQL adapter of the metadata store: SQLite (default) and PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from loopml.store.sql._engine import (
+    HEAD_REVISION,
+    create_store_engine,
+    current_revision,
+    upgrade_schema,
+)
+from loopml.store.sql._experiments import SqlExperimentStore
+from loopml.store.sql._runs import SqlRunStore
+from loopml.store.sql._tx import Transactions
+
+if TYPE_CHECKING:
+    from loopml.config import Settings
+    from loopml.store._registry import Stores
+
+__all__ = [
+    "HEAD_REVISION",
+    "SqlExperimentStore",
+    "SqlRunStore",
+    "Transactions",
+    "create_store_engine",
+    "current_revision",
+    "open_sql_stores",
+    "upgrade_schema",
+]
+
+
+def open_sql_stores(settings: Settings) -> Stores:
+    """The SQL adapters over ``settings.store_uri`` and the blob store at ``blob_uri``."""
+    from loopml.blobs import open_blob_store
+    from loopml.store._registry import Stores
+
+    engine = create_store_engine(settings.store_uri)
+    tx = Transactions(engine)
+    return Stores(
+        experiments=SqlExperimentStore(tx),
+        runs=SqlRunStore(tx),
+        blobs=open_blob_store(settings.blob_uri, settings),
+        close=engine.dispose,
+    )

@@ -1,0 +1,62 @@
+"""Transactions of the SQL adapter and the translation of driver errors at its edge."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+
+from loopml.errors import AlreadyExists, Conflict, LoopmlError, StoreError, Unavailable
+
+__all__ = ["Transactions"]
+
+
+class Transactions:
+    """Read and write transactions over one engine.
+
+    A write on SQLite starts with ``BEGIN IMMEDIATE``: it takes the write lock up front,
+    so concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction."""
+        with _translated(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: everything inside commits together or not at all."""
+        with _translated(), self.engine.connect() as conn:
+            conn.execution_options(sqlite_begin="IMMEDIATE")
+            with conn.begin():
+                yield conn
+
+
+@contextlib.contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except LoopmlError:
+        raise
+    except IntegrityError as exc:
+        # A concurrent writer got there first (unique key) or a reference is dangling.
+        text = str(exc.orig).lower()
+        if "unique" in text or "duplicate" in text:
+            raise AlreadyExists(f"The object exists already: {exc.orig}") from exc
+        raise Conflict(f"The store refused a write: {exc.orig}") from exc
+    except OperationalError as exc:
+        if exc.connection_invalidated or "locked" not in str(exc.orig):
+            raise Unavailable(f"The metadata store is unavailable: {exc.orig}") from exc
+        raise Unavailable(f"The metadata store is busy, try again: {exc.orig}") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise Unavailable(f"Lost the connection to the metadata store: {exc.orig}") from exc
+        raise StoreError(f"The metadata store failed: {exc.orig}") from exc
+    except SQLAlchemyError as exc:
+        raise StoreError(f"The metadata store failed: {exc}") from exc

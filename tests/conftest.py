@@ -1,0 +1,32 @@
+"""Fixtures shared by the whole suite: real services, started and stopped here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from loopml.config import Settings, load_settings
+from tests._services.postgres import postgres_cluster
+
+
+@pytest.fixture(scope="session")
+def postgres_uri() -> Iterator[str]:
+    """URI of a database in a throwaway PostgreSQL cluster, shared by the session."""
+    with postgres_cluster() as uri:
+        yield uri
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty project home."""
+    path = tmp_path / ".loopml"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def settings(home: Path) -> Settings:
+    """Local settings over an empty project home, independent of the caller's environment."""
+    return load_settings({"home": home}, environ={})
