@@ -11,6 +11,16 @@ from loopml.config import Settings, load_settings
 from tests._services.postgres import postgres_cluster
 
 
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the user's ~/.loopml or inherit LOOPML_* from the caller."""
+    import os
+
+    for name in [n for n in os.environ if n.startswith("LOOPML_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LOOPML_HOME", str(tmp_path_factory.mktemp("default-home") / ".loopml"))
+
+
 @pytest.fixture(scope="session")
 def postgres_uri() -> Iterator[str]:
     """URI of a database in a throwaway PostgreSQL cluster, shared by the session."""

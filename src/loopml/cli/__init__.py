@@ -47,10 +47,10 @@ def _options(
     ctx.obj = CliState({"home": home, "tracking_uri": tracking_uri, "store_uri": store_uri})
 
 
-def main() -> None:
-    """Entry point of the ``loopml`` script."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``loopml`` script; ``argv`` defaults to the command line."""
     try:
-        app(standalone_mode=False)
+        app(args=argv, prog_name="loopml", standalone_mode=False)
     except LoopmlError as exc:
         typer.secho(f"Error: {exc}", err=True, fg="red")
         sys.exit(exc.exit_code)

@@ -308,7 +308,7 @@ class Client:
         source = Path(local_path)
         if not source.exists():
             raise NotFound(f"No file or folder at {str(source)!r} to log as an artifact.")
-        prefix = check_artifact_path(artifact_path.strip("/")) if artifact_path else ""
+        prefix = check_artifact_path(artifact_path.rstrip("/")) if artifact_path else ""
         self._require_running(run_id)
         files = _walk(source)
         entries = []
