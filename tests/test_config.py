@@ -85,7 +85,7 @@ def test_bad_config_file_is_reported(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput, match="store_ur"):
         load_settings({"home": tmp_path}, environ={})
     (tmp_path / "config.toml").write_text("not toml = = =")
-    with pytest.raises(InvalidInput, match="config.toml"):
+    with pytest.raises(InvalidInput, match=r"config\.toml"):
         load_settings({"home": tmp_path}, environ={})
 
 

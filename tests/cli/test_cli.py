@@ -63,7 +63,7 @@ def test_init_creates_a_project_home_once(
 def test_init_of_a_missing_folder_is_one_line_and_exit_2(
     project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = run_cli(capsys, "init", str(project / "missing"))
+    code, _, err = run_cli(capsys, "init", str(project / "missing"))
     assert code == 2
     assert err.strip().count("\n") == 0 and "not a folder" in err
     assert not (project / "missing").exists()
