@@ -24,10 +24,23 @@ __all__ = [
     "SqlRunStore",
     "Transactions",
     "create_store_engine",
+    "current_actor",
     "current_revision",
     "open_sql_stores",
     "upgrade_schema",
 ]
+
+
+def current_actor() -> str:
+    """``user@host`` of this process: whom local changes are attributed to."""
+    import getpass
+    import socket
+
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
 
 
 def open_sql_stores(settings: Settings) -> Stores:
@@ -36,7 +49,7 @@ def open_sql_stores(settings: Settings) -> Stores:
     from loopml.store._registry import Stores
 
     engine = create_store_engine(settings.store_uri)
-    tx = Transactions(engine)
+    tx = Transactions(engine, actor=current_actor())
     return Stores(
         experiments=SqlExperimentStore(tx),
         runs=SqlRunStore(tx),

@@ -27,7 +27,7 @@ class SqlExperimentStore:
     def create_experiment(self, name: str, description: str = "") -> Experiment:
         """Create an experiment. Raises AlreadyExists when the name is taken."""
         check_name("experiment", name)
-        row = {
+        row: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "name": name,
             "description": description,
@@ -37,6 +37,7 @@ class SqlExperimentStore:
             if conn.execute(select(experiments.c.id).where(experiments.c.name == name)).first():
                 raise AlreadyExists(f"Experiment {name!r} exists already.")
             conn.execute(experiments.insert().values(row))
+            self._tx.audit(conn, "experiment.create", "experiment", row["id"], {"name": name})
         return _experiment(row)
 
     def get_experiment(self, experiment_id: str) -> Experiment:

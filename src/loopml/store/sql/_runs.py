@@ -60,6 +60,13 @@ class SqlRunStore:
                 if conn.execute(parent).first() is None:
                     raise NotFound(f"No parent run with id {run.parent_id!r}.")
             conn.execute(runs.insert().values(_run_row(run)))
+            self._tx.audit(
+                conn,
+                "run.create",
+                "run",
+                run.id,
+                {"experiment_id": run.experiment_id, "name": run.name},
+            )
             if not (run.params or run.tags):
                 return run
             self._write_update(conn, run.id, RunUpdate(params=run.params, tags=run.tags))
@@ -95,6 +102,7 @@ class SqlRunStore:
                 .where(runs.c.id == run_id)
                 .values(status=status.value, end_time=to_micros(end_time))
             )
+            self._tx.audit(conn, "run.end", "run", run_id, {"status": status.value})
         return self.get_run(run_id)
 
     def heartbeat(self, run_ids: list[str], at: datetime) -> None:
@@ -133,6 +141,8 @@ class SqlRunStore:
                     .where(runs.c.id == row.id, runs.c.status == RunStatus.RUNNING.value)
                     .values(status=RunStatus.FAILED.value, end_time=last_sign)
                 )
+                reason = "process died" if row.id in run_ids else "heartbeat stopped"
+                self._tx.audit(conn, "run.fail", "run", row.id, {"reason": reason})
         return [row.id for row in found]
 
     def search_runs(self, query: RunQuery) -> RunPage:
@@ -176,8 +186,15 @@ class SqlRunStore:
             _check_running(conn, run_id)
 
     def _write_update(self, conn: Connection, run_id: str, batch: RunUpdate) -> None:
+        changes: dict[str, Any] = {}
         if batch.params:
-            _write_params(conn, run_id, batch.params)
+            changes["params"] = _write_params(conn, run_id, batch.params)
+        if batch.tags:
+            changes["tags"] = dict(batch.tags)
+        if batch.artifacts:
+            changes["artifacts"] = [a.path for a in batch.artifacts]
+        if any(changes.values()):
+            self._tx.audit(conn, "run.log", "run", run_id, changes)
         if batch.tags:
             tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
             stmt = self._upsert(tags)
@@ -230,7 +247,10 @@ class SqlRunStore:
         )
 
 
-def _write_params(conn: Connection, run_id: str, batch: dict[str, ParamValue]) -> None:
+def _write_params(
+    conn: Connection, run_id: str, batch: dict[str, ParamValue]
+) -> dict[str, ParamValue]:
+    """Insert the new params; returns those that were new (the rest were equal)."""
     encoded = {key: encode_param(value) for key, value in batch.items()}
     existing = {
         row.key: (row.value, row.kind)
@@ -255,6 +275,7 @@ def _write_params(conn: Connection, run_id: str, batch: dict[str, ParamValue]) -
     ]
     if rows:
         conn.execute(insert(params), rows)
+    return {key: batch[key] for key in encoded if key not in existing}
 
 
 def _require_run(conn: Connection, run_id: str) -> str:

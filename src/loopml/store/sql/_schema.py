@@ -23,6 +23,7 @@ from sqlalchemy import (
 
 __all__ = [
     "artifacts",
+    "audit_events",
     "experiments",
     "latest_metrics",
     "metadata",
@@ -129,4 +130,21 @@ artifacts = Table(
     Column("path", String(1024), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
+)
+
+# Who changed what, written in the same transaction as the change. Metric values are
+# telemetry, not changes of state, and are not audited one by one.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", String(255), nullable=False),
+    Column("details", Text, nullable=False),
+    Index(None, "object_type", "object_id"),
 )

@@ -3,25 +3,55 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import json
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from loopml.errors import AlreadyExists, Conflict, LoopmlError, StoreError, Unavailable
+from loopml.store.sql._convert import to_micros
+from loopml.store.sql._schema import audit_events
 
 __all__ = ["Transactions"]
 
 
 class Transactions:
-    """Read and write transactions over one engine.
+    """Read and write transactions over one engine, and the audit events written in them.
 
     A write on SQLite starts with ``BEGIN IMMEDIATE``: it takes the write lock up front,
     so concurrent writers queue on the busy timeout instead of failing on a lock upgrade.
+
+    Args:
+        engine: the database.
+        actor: who the changes are attributed to in the audit log.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, actor: str = "unknown") -> None:
         self.engine = engine
+        self.actor = actor
+
+    def audit(
+        self,
+        conn: Connection,
+        action: str,
+        object_type: str,
+        object_id: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Record a change inside the transaction ``conn`` that makes it."""
+        conn.execute(
+            audit_events.insert().values(
+                at=to_micros(datetime.now(UTC)),
+                actor=self.actor,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                details=json.dumps(details or {}, sort_keys=True, default=str),
+            )
+        )
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -1,4 +1,4 @@
-"""Experiment tracking: experiments, runs, params, tags, metrics, artifacts.
+"""Experiment tracking: experiments, runs, params, tags, metrics, artifacts, audit events.
 
 Revision ID: 0001_tracking
 Revises:
@@ -115,8 +115,36 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name="fk_artifacts_run_id_runs", ondelete="CASCADE"
         ),
     )
+    op.create_table(
+        "audit_events",
+        sa.Column(
+            "id",
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            nullable=False,
+            autoincrement=True,
+        ),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Column("actor", sa.String(255), nullable=False),
+        sa.Column("action", sa.String(64), nullable=False),
+        sa.Column("object_type", sa.String(32), nullable=False),
+        sa.Column("object_id", sa.String(255), nullable=False),
+        sa.Column("details", sa.Text, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_audit_events"),
+    )
+    op.create_index(
+        "ix_audit_events_object_type_object_id", "audit_events", ["object_type", "object_id"]
+    )
 
 
 def downgrade() -> None:
-    for name in ("artifacts", "latest_metrics", "metrics", "tags", "params", "runs", "experiments"):
+    for name in (
+        "audit_events",
+        "artifacts",
+        "latest_metrics",
+        "metrics",
+        "tags",
+        "params",
+        "runs",
+        "experiments",
+    ):
         op.drop_table(name)
