@@ -62,3 +62,32 @@ def test_sigkill_mid_batch_marks_the_run_failed_and_keeps_a_sound_database(
     assert steps, "batches flushed before the kill are stored"
     assert steps == list(range(len(steps))), "whole batches only: no gaps, no duplicates"
     client.close()
+
+
+@pytest.mark.parametrize(
+    ("ending", "status"),
+    [("pass", RunStatus.FINISHED), ("raise SystemError('x')", RunStatus.FAILED)],
+    ids=["normal-exit", "uncaught-exception"],
+)
+def test_a_run_left_open_ends_at_exit_with_its_metrics(
+    home: Path, ending: str, status: RunStatus
+) -> None:
+    script = f"""
+import sys, loopml
+from loopml.config import load_settings
+from loopml.tracking import Client, set_default_client
+set_default_client(Client(load_settings({{"home": sys.argv[1]}}), capture_environment=False))
+run = loopml.start_run(experiment="open")
+print(run.id, flush=True)
+for step in range(1000):
+    loopml.log_metric("m", float(step), step=step)
+{ending}
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(home)], capture_output=True, text=True, check=False
+    )
+    run_id = done.stdout.strip()
+    client = Client(load_settings({"home": home}, environ={}), capture_environment=False)
+    assert client.get_run(run_id).status is status
+    assert len(client.get_metric_history(run_id, "m")) == 1000
+    client.close()

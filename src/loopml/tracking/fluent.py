@@ -16,6 +16,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -113,12 +114,21 @@ class _FluentState:
     def end_all(self) -> None:
         with self.lock:
             stack, self.stack = self.stack[::-1], []
+        status = _exit_status()
         for active in stack:
             # At exit there is nobody left to tell; the store stays consistent either way.
             with contextlib.suppress(LoopmlError):
-                active.client.end_run(active.id, RunStatus.FINISHED)
+                active.client.end_run(active.id, status)
         if self.client is not None:
             self.client.close()
+
+
+def _exit_status() -> RunStatus:
+    # The interpreter sets sys.last_value when an uncaught exception ends the program.
+    error = getattr(sys, "last_value", None)
+    if error is None:
+        return RunStatus.FINISHED
+    return RunStatus.KILLED if isinstance(error, KeyboardInterrupt) else RunStatus.FAILED
 
 
 _state = _FluentState()
