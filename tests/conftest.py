@@ -10,6 +10,10 @@ import pytest
 from loopml.config import Settings, load_settings
 from tests._services.postgres import postgres_cluster
 
+# The contract suites shipped in loopml.testing show compared values when they fail
+# (registered before any test module imports them).
+pytest.register_assert_rewrite("loopml.testing")
+
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,12 @@ class BlobStore(Protocol):
     Writes are atomic (a crash never leaves partial content under a real digest) and
     streaming (a 5 GB file never sits in memory). Writing content that is already
     stored stores nothing new and returns the same :class:`BlobRef`.
+
+    Every method taking a digest raises ``InvalidInput`` for a malformed one before
+    touching storage. Remote adapters raise ``Unavailable`` when their service cannot be
+    reached and ``StoreError`` for other backend failures; no backend exception
+    (botocore, httpx, OSError) crosses this port. The contract every adapter passes is
+    :class:`loopml.testing.blobs.BlobStoreContract`.
     """
 
     @property
@@ -34,19 +40,36 @@ class BlobStore(Protocol):
         ...
 
     def put_file(self, path: Path) -> BlobRef:
-        """Store a local file's content and return its reference."""
+        """Store a local file's content and return its reference.
+
+        Raises:
+            NotFound: ``path`` does not exist.
+            InvalidInput: ``path`` is a directory.
+        """
         ...
 
     def put_stream(self, stream: BinaryIO) -> BlobRef:
-        """Store everything readable from ``stream`` (read in chunks) and return its reference."""
+        """Store everything readable from ``stream`` (read in chunks) and return its reference.
+
+        Raises:
+            TypeError: ``stream`` is a text stream.
+        """
         ...
 
     def open(self, digest: str) -> AbstractContextManager[BinaryIO]:
-        """Open a stored blob for streaming reads. Raises NotFound when absent."""
+        """Open a stored blob for streaming reads; the context manager closes it.
+
+        Raises:
+            NotFound: no blob with this digest is stored (raised by ``open`` itself).
+        """
         ...
 
     def get_file(self, digest: str, dest: Path) -> None:
-        """Write a blob to ``dest`` atomically (temporary name, then rename)."""
+        """Write a blob to ``dest`` atomically (temporary name, then rename).
+
+        Raises:
+            NotFound: no blob with this digest is stored; ``dest`` is left untouched.
+        """
         ...
 
     def exists(self, digest: str) -> bool:
@@ -54,7 +77,11 @@ class BlobStore(Protocol):
         ...
 
     def size(self, digest: str) -> int:
-        """The stored blob's size in bytes. Raises NotFound when absent."""
+        """The stored blob's size in bytes.
+
+        Raises:
+            NotFound: no blob with this digest is stored.
+        """
         ...
 
     def delete(self, digest: str) -> None:

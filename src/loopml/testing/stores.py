@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loopml.domain import Artifact, Metric, Run, RunQuery, RunStatus, RunUpdate
+from loopml.domain import Artifact, Metric, ParamValue, Run, RunQuery, RunStatus, RunUpdate
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from loopml.store import ExperimentStore, RunStore
 
@@ -133,7 +133,7 @@ class RunStoreContract:
 
     def test_params_are_typed_and_fixed(self, runs: RunStore, experiment_id: str) -> None:
         run = self._new_run(runs, experiment_id)
-        values = {"s": "rf", "i": 8, "f": 0.1, "b": True, "n": None}
+        values: dict[str, ParamValue] = {"s": "rf", "i": 8, "f": 0.1, "b": True, "n": None}
         runs.log_run_data(run.id, RunUpdate(params=values))
         runs.log_run_data(run.id, RunUpdate(params={"i": 8}))  # same value: no-op
         with pytest.raises(Conflict, match="'i'"):
