@@ -17,6 +17,7 @@ drift apart. Conventions:
 from __future__ import annotations
 
 import math
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Self
 
@@ -65,6 +66,7 @@ API_PREFIX = "/api/v1"
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
+_RUN_FIELDS = tuple(f.name for f in fields(Run))
 
 MetricValue = Annotated[
     float,
@@ -99,8 +101,15 @@ class WireModel(BaseModel):
     model_config = ConfigDict(ser_json_inf_nan="strings")
 
     def to_json(self) -> bytes:
-        """This body as UTF-8 JSON bytes."""
-        return self.__pydantic_serializer__.to_json(self)
+        """This body as UTF-8 JSON bytes.
+
+        Values of the wrong type are written as they are, without a warning: the
+        receiving side validates every body and names the offending field.
+
+        Raises:
+            pydantic_core.PydanticSerializationError: a value has no JSON form.
+        """
+        return self.__pydantic_serializer__.to_json(self, warnings=False)
 
     @classmethod
     def from_json(cls, data: bytes) -> Self:
@@ -293,7 +302,7 @@ class RunBody(WireModel):
     @classmethod
     def from_domain(cls, run: Run) -> RunBody:
         """The body of a domain run. Raises InvalidInput for a non-finite float param."""
-        fields: dict[str, Any] = {name: getattr(run, name) for name in Run.__slots__}
+        fields: dict[str, Any] = {name: getattr(run, name) for name in _RUN_FIELDS}
         fields["start_time"] = _utc(run.start_time)
         fields["end_time"] = _maybe_utc(run.end_time)
         fields["heartbeat_at"] = _maybe_utc(run.heartbeat_at)
@@ -302,7 +311,7 @@ class RunBody(WireModel):
 
     def to_domain(self) -> Run:
         """The domain run of this body."""
-        return Run(**{name: getattr(self, name) for name in Run.__slots__})
+        return Run(**{name: getattr(self, name) for name in _RUN_FIELDS})
 
 
 class RunUpdateBody(WireModel):
@@ -339,12 +348,22 @@ class EndRunRequest(WireModel):
     status: RunStatus
     end_time: AwareDatetime
 
+    @classmethod
+    def of(cls, status: RunStatus, end_time: datetime) -> EndRunRequest:
+        """The request to end a run with ``status`` at ``end_time`` (naive means UTC)."""
+        return cls.model_construct(status=RunStatus(status), end_time=_utc(end_time))
+
 
 class HeartbeatRequest(WireModel):
     """The processes owning these running runs are alive at ``at``."""
 
     run_ids: list[str]
     at: AwareDatetime
+
+    @classmethod
+    def of(cls, run_ids: list[str], at: datetime) -> HeartbeatRequest:
+        """The heartbeat of ``run_ids`` at ``at`` (naive means UTC)."""
+        return cls.model_construct(run_ids=list(run_ids), at=_utc(at))
 
 
 class RunningRun(WireModel):
@@ -374,6 +393,11 @@ class FailStaleRequest(WireModel):
 
     heartbeat_before: AwareDatetime
     run_ids: list[str] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, heartbeat_before: datetime, run_ids: list[str]) -> FailStaleRequest:
+        """The request to fail stale runs and ``run_ids`` (naive means UTC)."""
+        return cls.model_construct(heartbeat_before=_utc(heartbeat_before), run_ids=list(run_ids))
 
 
 class RunIdList(WireModel):
