@@ -103,12 +103,17 @@ class Run:
 
 @dataclass(frozen=True, slots=True)
 class RunUpdate:
-    """One batch of data for a run: the single write primitive of the run store."""
+    """One batch of data for a run: the single write primitive of the run store.
+
+    ``batch_id`` is an idempotency key: a batch whose id the store has applied already
+    is not applied again, so a batch may be re-sent safely after a lost reply.
+    """
 
     params: dict[str, ParamValue] = field(default_factory=dict)
     metrics: list[Metric] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     artifacts: list[Artifact] = field(default_factory=list)
+    batch_id: str | None = None
 
     @property
     def is_empty(self) -> bool:

@@ -151,6 +151,16 @@ class RunStoreContract:
         ]
         assert runs.get_run(run.id).metrics == {"loss": values[-1].value}
 
+    def test_a_batch_id_is_applied_once(self, runs: RunStore, experiment_id: str) -> None:
+        run = self._new_run(runs, experiment_id)
+        batch_id = uuid.uuid4().hex
+        update = RunUpdate(metrics=[Metric("m", 1.0, 0, T0)], tags={"t": "v"}, batch_id=batch_id)
+        runs.log_run_data(run.id, update)
+        runs.log_run_data(run.id, update)  # re-sent after a lost reply
+        assert len(runs.get_metric_history(run.id, "m")) == 1
+        runs.end_run(run.id, RunStatus.FINISHED, T0)
+        runs.log_run_data(run.id, update)  # still a no-op, not a Conflict
+
     def test_nan_and_inf_are_stored_as_such(self, runs: RunStore, experiment_id: str) -> None:
         run = self._new_run(runs, experiment_id)
         batch = [

@@ -9,6 +9,7 @@ values of the last flush interval; everything else is never lost.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -40,6 +41,8 @@ class MetricBuffer:
         self._heartbeat_interval = heartbeat_interval
         self._owned_runs = owned_runs
         self._pending: list[tuple[str, Metric]] = []
+        # Batches the store was unreachable for, re-sent whole under the same id.
+        self._unsent: list[tuple[str, RunUpdate]] = []
         self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
@@ -65,18 +68,23 @@ class MetricBuffer:
         flushed, in order). Raises the error of a failed write."""
         with self._flush_lock:
             with self._lock:
-                batch, self._pending = self._pending, []
+                queued, self._pending = self._pending, []
             by_run: dict[str, list[Metric]] = {}
-            for owner, metric in batch:
+            for owner, metric in queued:
                 by_run.setdefault(owner, []).append(metric)
+            batches, self._unsent = self._unsent, []
+            batches += [
+                (owner, RunUpdate(metrics=values, batch_id=uuid.uuid4().hex))
+                for owner, values in by_run.items()
+            ]
             errors: list[LoopmlError] = []
-            for owner, values in by_run.items():
+            for owner, update in batches:
                 try:
-                    self._runs.log_run_data(owner, RunUpdate(metrics=values))
+                    self._runs.log_run_data(owner, update)
                 except Unavailable as exc:
-                    # The store may come back: keep the values for the next flush.
-                    with self._lock:
-                        self._pending[:0] = [(owner, m) for m in values]
+                    # The store may come back. The batch id makes the re-send safe even
+                    # if this one was applied and only the reply was lost.
+                    self._unsent.append((owner, update))
                     errors.append(exc)
                 except LoopmlError as exc:
                     errors.append(exc)

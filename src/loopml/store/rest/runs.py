@@ -27,8 +27,8 @@ class RestRunStore:
     """Runs kept by a loopml server; errors are those of the server's store.
 
     A batch (:meth:`log_run_data`) is one request, applied by the server in one
-    transaction; it is not repeated after a dropped connection, since the server may
-    have applied it already (metric values would be stored twice).
+    transaction. It is repeated after a dropped connection only when it carries a
+    ``batch_id``: the server applies a batch id once, so nothing is stored twice.
 
     Args:
         transport: the connection to the server, shared with the other REST adapters.
@@ -53,7 +53,8 @@ class RestRunStore:
     def log_run_data(self, run_id: str, update: RunUpdate) -> None:
         """Apply one batch atomically. Raises NotFound, Conflict, InvalidInput."""
         body = RunUpdateBody.from_domain(update)
-        self._http.call("POST", f"/runs/{segment(run_id)}/batch", body=body)
+        path = f"/runs/{segment(run_id)}/batch"
+        self._http.call("POST", path, body=body, idempotent=update.batch_id is not None)
 
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime) -> Run:
         """End a running run. Raises NotFound, Conflict (ended), InvalidInput (RUNNING)."""

@@ -321,6 +321,7 @@ class RunUpdateBody(WireModel):
     metrics: MetricColumns = Field(default_factory=MetricColumns)
     tags: dict[str, str] = Field(default_factory=dict)
     artifacts: list[ArtifactBody] = Field(default_factory=list)
+    batch_id: str | None = Field(default=None, min_length=1, max_length=64)
 
     @classmethod
     def from_domain(cls, update: RunUpdate) -> RunUpdateBody:
@@ -330,6 +331,7 @@ class RunUpdateBody(WireModel):
             metrics=MetricColumns.from_domain(update.metrics),
             tags=update.tags,
             artifacts=[ArtifactBody.from_domain(a) for a in update.artifacts],
+            batch_id=update.batch_id,
         )
 
     def to_domain(self) -> RunUpdate:
@@ -339,6 +341,7 @@ class RunUpdateBody(WireModel):
             metrics=self.metrics.to_domain(),
             tags=self.tags,
             artifacts=[a.to_domain() for a in self.artifacts],
+            batch_id=self.batch_id,
         )
 
 

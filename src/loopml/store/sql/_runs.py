@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, insert, or_, select, update
@@ -22,6 +22,7 @@ from loopml.store.sql._convert import (
     to_micros,
 )
 from loopml.store.sql._schema import (
+    applied_batches,
     artifacts,
     experiments,
     latest_metrics,
@@ -87,7 +88,12 @@ class SqlRunStore:
             self._require_running(run_id)
             return
         with self._tx.write() as conn:
+            if update.batch_id is not None and _was_applied(conn, update.batch_id):
+                return  # a re-sent batch whose first delivery was applied
             _check_running(conn, run_id)
+            if update.batch_id is not None:
+                row = {"id": update.batch_id, "run_id": run_id, "at": to_micros(datetime.now(UTC))}
+                conn.execute(applied_batches.insert().values(row))
             self._write_update(conn, run_id, update)
 
     def end_run(self, run_id: str, status: RunStatus, end_time: datetime) -> Run:
@@ -276,6 +282,11 @@ def _write_params(
     if rows:
         conn.execute(insert(params), rows)
     return {key: batch[key] for key in encoded if key not in existing}
+
+
+def _was_applied(conn: Connection, batch_id: str) -> bool:
+    found = conn.execute(select(applied_batches.c.id).where(applied_batches.c.id == batch_id))
+    return found.first() is not None
 
 
 def _require_run(conn: Connection, run_id: str) -> str:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "applied_batches",
     "artifacts",
     "audit_events",
     "experiments",
@@ -130,6 +131,15 @@ artifacts = Table(
     Column("path", String(1024), primary_key=True),
     Column("digest", String(64), nullable=False),
     Column("size", BigInteger, nullable=False),
+)
+
+# Idempotency keys of the batches applied, so that a re-sent batch is applied once.
+applied_batches = Table(
+    "applied_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("at", BigInteger, nullable=False),
 )
 
 # Who changed what, written in the same transaction as the change. Metric values are

@@ -116,6 +116,16 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "applied_batches",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("run_id", ID, nullable=False),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_applied_batches"),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["runs.id"], name="fk_applied_batches_run_id_runs", ondelete="CASCADE"
+        ),
+    )
+    op.create_table(
         "audit_events",
         sa.Column(
             "id",
@@ -139,6 +149,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in (
         "audit_events",
+        "applied_batches",
         "artifacts",
         "latest_metrics",
         "metrics",
