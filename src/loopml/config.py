@@ -84,9 +84,8 @@ class Settings(BaseSettings):
     @field_validator("tracking_uri")
     @classmethod
     def _check_tracking_uri(cls, value: str | None) -> str | None:
-        if value in (None, ""):
+        if not value:
             return None
-        assert value is not None
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {value!r}")
         return value.rstrip("/")

@@ -12,17 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
-# The contract's asserts live in the package; rewrite them so failures show values.
+from tests._services.net import free_port
 
 MOTO_BUCKET = "loopml-test"
 _START_TIMEOUT = 30.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

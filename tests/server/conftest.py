@@ -19,7 +19,7 @@ from fastapi import FastAPI
 
 from loopml.config import Settings, load_settings
 from loopml.server import create_app
-from tests._services.postgres import free_port
+from tests._services.net import free_port
 
 _START_TIMEOUT_S = 20.0
 

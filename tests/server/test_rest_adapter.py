@@ -23,7 +23,7 @@ from loopml.errors import InvalidInput, NotFound, StoreError, Unavailable
 from loopml.store import open_stores
 from loopml.store.rest import HttpTransport, RestRunStore, open_rest_stores
 from loopml.tracking import Client
-from tests._services.postgres import free_port
+from tests._services.net import free_port
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
 

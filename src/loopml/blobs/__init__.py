@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import io
 
+from loopml.blobs._atomic import download
+from loopml.blobs._hashing import check_digest, hash_file, iter_chunks, open_source
 from loopml.blobs._local import LocalBlobStore
 from loopml.blobs._port import BlobRef, BlobStore
 from loopml.blobs._registry import open_blob_store
@@ -27,7 +29,12 @@ __all__ = [
     "BlobStore",
     "LocalBlobStore",
     "S3BlobStore",
+    "check_digest",
+    "download",
+    "hash_file",
+    "iter_chunks",
     "open_blob_store",
+    "open_source",
     "put_bytes",
     "read_bytes",
 ]

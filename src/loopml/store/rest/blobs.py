@@ -17,9 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
-from loopml.blobs._atomic import download
-from loopml.blobs._hashing import check_digest, hash_file, iter_chunks, open_source
-from loopml.blobs._port import BlobRef
+from loopml.blobs import BlobRef, check_digest, download, hash_file, iter_chunks, open_source
 from loopml.errors import NotFound
 from loopml.store.rest._http import HttpTransport
 from loopml.store.rest.schemas import BlobRefBody

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loopml.domain import Metric, ParamValue, Run, RunStatus
@@ -18,19 +18,20 @@ __all__ = [
     "to_micros",
 ]
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 def to_micros(moment: datetime) -> int:
     """Integer microseconds since the epoch; a naive datetime is taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = moment - _EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
 def from_micros(micros: int) -> datetime:
     """The UTC datetime of integer microseconds since the epoch."""
-    seconds, rest = divmod(micros, 1_000_000)
-    return datetime.fromtimestamp(seconds, UTC).replace(microsecond=rest)
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def encode_param(value: ParamValue) -> tuple[str | None, str]:
