@@ -1,6 +1,6 @@
 # `make demo` and `make test` work on a fresh machine: they install what they need.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
