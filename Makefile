@@ -24,7 +24,7 @@ demo: $(STAMP)
 	$(PY) examples/demo.py
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests benchmarks examples
+	$(VENV)/bin/ruff check src tests $(wildcard benchmarks examples)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
