@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from tests._services.net import free_port
+from tests._services.process import stop_process
 
 MOTO_BUCKET = "loopml-test"
 _START_TIMEOUT = 30.0
@@ -59,12 +60,7 @@ def moto_server(aws_credentials: None, tmp_path_factory: pytest.TempPathFactory)
             client.close()
         yield endpoint
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=10)
 
 
 @pytest.fixture

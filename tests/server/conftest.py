@@ -20,6 +20,7 @@ from fastapi import FastAPI
 from loopml.config import Settings, load_settings
 from loopml.server import create_app
 from tests._services.net import free_port
+from tests._services.process import stop_process
 
 _START_TIMEOUT_S = 20.0
 
@@ -47,12 +48,7 @@ def server_process(home: Path, port: int | None = None) -> Iterator[str]:
         wait_until_healthy(url, process, log_path)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, timeout=15)
 
 
 def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
