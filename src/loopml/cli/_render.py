@@ -56,7 +56,8 @@ def _status(run: Run) -> str:
 def runs_table(runs: Sequence[Run], metric_keys: Sequence[str]) -> Table:
     """One row per run: id, name, status, start, duration and the chosen metrics."""
     table = Table(title=f"{len(runs)} run(s)", header_style="bold")
-    for column in ("run id", "name", "status", "started", "duration", *metric_keys):
+    table.add_column("run id", no_wrap=True)  # kept whole so it can be copied
+    for column in ("name", "status", "started", "duration", *metric_keys):
         table.add_column(column, overflow="fold")
     for run in runs:
         metrics = [format_value(run.metrics.get(key)) for key in metric_keys]
