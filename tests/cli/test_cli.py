@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -152,3 +153,26 @@ def test_fluent_runs_are_visible_to_the_cli(
     set_default_client(None)
     code, out, _ = run_cli(capsys, "runs", "list", "-e", "fluent")
     assert code == 0 and "visible" in out and "1.5" in out
+
+
+def test_compare_writes_an_html_report_with_charts(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_cli(capsys, "init")
+    client = Client(load_settings(), capture_environment=False)
+    ids = []
+    for name, rate in (("fast", 0.5), ("slow", 0.1)):
+        run = client.create_run("curves", name=name)
+        for step in range(20):
+            client.log_metric(run.id, "loss", math.exp(-rate * step), step=step)
+        client.log_params(run.id, {"rate": rate})
+        client.end_run(run.id)
+        ids.append(run.id)
+    client.close()
+    report = project / "compare.html"
+    code, out, _ = run_cli(capsys, "runs", "compare", *ids, "--html", str(report))
+    assert code == 0 and "compare.html" in out
+    page = report.read_text()
+    assert page.count("<polyline") == 2  # one curve per run on the loss chart
+    assert "<figcaption>loss</figcaption>" in page
+    assert 'class="differs"><td>params.rate' in page

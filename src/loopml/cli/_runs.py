@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -57,6 +58,9 @@ def show(ctx: typer.Context, run_id: Annotated[str, typer.Argument(help="Run id.
 def compare(
     ctx: typer.Context,
     run_ids: Annotated[list[str], typer.Argument(help="Two or more run ids.")],
+    html: Annotated[
+        Path | None, typer.Option(help="Also write an HTML report with metric charts here.")
+    ] = None,
 ) -> None:
     """Params and latest metrics of several runs side by side."""
     from loopml.cli._render import console, runs_compare
@@ -66,3 +70,6 @@ def compare(
         raise InvalidInput("Compare needs at least two run ids.")
     client = client_of(ctx)
     console.print(runs_compare([client.get_run(run_id) for run_id in run_ids]))
+    if html is not None:
+        html.write_text(client.compare_report(run_ids), encoding="utf-8")
+        console.print(f"Report with charts written to [bold]{html}[/]")

@@ -394,6 +394,18 @@ class Client:
         page = self.search_runs_page(experiments, filter, order_by, limit, page_token)
         return runs_frame(page)
 
+    def compare_report(self, run_ids: Sequence[str]) -> str:
+        """A self-contained HTML page comparing runs: params, latest metrics and a chart
+        of each metric's history. Raises NotFound for an unknown run."""
+        from loopml.tracking.report import RunCurves, render_comparison
+
+        items = []
+        for run_id in run_ids:
+            run = self.get_run(run_id)
+            histories = {key: self.get_metric_history(run_id, key) for key in run.metrics}
+            items.append(RunCurves(run, histories))
+        return render_comparison(items)
+
     # -- helpers ----------------------------------------------------------------------
 
     def _require_running(self, run_id: str) -> None:
