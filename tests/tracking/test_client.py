@@ -126,3 +126,26 @@ def test_unknown_status_to_end_a_run(client: Client) -> None:
     with pytest.raises(loopml.InvalidInput, match="finished, failed, killed"):
         client.end_run(run.id, "done")
     assert client.get_run(run.id).status is RunStatus.RUNNING
+
+
+def test_client_has_every_verb_of_the_fluent_api() -> None:
+    import loopml.tracking.fluent as fluent
+
+    run_scoped = {
+        name
+        for name in fluent.__all__
+        if name.startswith(("log_", "set_t", "get_", "search_")) and name != "set_default_client"
+    }
+    assert {name for name in run_scoped if not hasattr(Client, name)} == set()
+
+
+def test_single_param_and_tag_verbs(client: Client, tmp_path: Path) -> None:
+    run = client.create_run("e")
+    client.log_param(run.id, "lr", 0.1)
+    client.set_tag(run.id, "team", "x")
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "f.txt").write_text("1")
+    client.log_artifacts(run.id, tmp_path / "d")
+    stored = client.get_run(run.id)
+    assert (stored.params, stored.tags) == ({"lr": 0.1}, {"team": "x"})
+    assert [a.path for a in client.list_artifacts(run.id)] == ["f.txt"]

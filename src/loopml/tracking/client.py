@@ -245,6 +245,14 @@ class Client:
         }
         self.stores.runs.log_run_data(run_id, RunUpdate(params=checked))
 
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Log one param (written at once). Raises Conflict when it had another value."""
+        self.log_params(run_id, {key: value})
+
+    def set_tag(self, run_id: str, key: str, value: str) -> None:
+        """Set one tag (written at once)."""
+        self.set_tags(run_id, {key: value})
+
     def set_tags(self, run_id: str, tags: Mapping[str, str]) -> None:
         """Set tags (written at once); a tag set again takes the new value."""
         checked = {check_key("tag", k): check_tag_value(k, v) for k, v in tags.items()}
@@ -318,6 +326,12 @@ class Client:
             entries.append(Artifact(check_artifact_path(path), ref.digest, ref.size))
         self.stores.runs.log_run_data(run_id, RunUpdate(artifacts=entries))
         return entries
+
+    def log_artifacts(
+        self, run_id: str, local_dir: str | os.PathLike[str], artifact_path: str | None = None
+    ) -> list[Artifact]:
+        """Store every file of a folder as artifacts of the run (see :meth:`log_artifact`)."""
+        return self.log_artifact(run_id, local_dir, artifact_path)
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
         """The run's artifacts whose path starts with ``prefix``."""
