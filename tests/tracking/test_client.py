@@ -149,3 +149,12 @@ def test_single_param_and_tag_verbs(client: Client, tmp_path: Path) -> None:
     stored = client.get_run(run.id)
     assert (stored.params, stored.tags) == ({"lr": 0.1}, {"team": "x"})
     assert [a.path for a in client.list_artifacts(run.id)] == ["f.txt"]
+
+
+def test_client_as_context_manager_flushes_on_exit(settings: Settings) -> None:
+    with Client(settings, capture_environment=False) as writer:
+        run = writer.create_run("e")
+        for step in range(10):
+            writer.log_metric(run.id, "m", float(step), step=step)
+    with Client(settings, capture_environment=False) as reader:
+        assert len(reader.get_metric_history(run.id, "m")) == 10

@@ -115,6 +115,12 @@ class Client:
         if self._buffer is not None:
             self._buffer.flush()
 
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def close(self) -> None:
         """Flush queued metrics, stop the background thread and release connections."""
         if self._buffer is not None:
