@@ -280,6 +280,23 @@ class RunStoreContract:
         assert [r.id for r in second.runs] == [made[3], made[2]]
         assert second.next_page_token is None
 
+    def test_long_values_are_stored_and_matched_exactly(
+        self, runs: RunStore, experiment_id: str
+    ) -> None:
+        shared = "".join(chr(0x41 + (i * 7919) % 26) for i in range(300))  # no compression
+        long_param, other = shared + "x" * 5700, shared + "y" * 5700
+        long_tag = (shared * 30)[:8000]
+        first = self._new_run(
+            runs, experiment_id, params={"prompt": long_param}, tags={"t": long_tag}
+        )
+        self._new_run(runs, experiment_id, params={"prompt": other})
+        assert runs.get_run(first.id).params["prompt"] == long_param
+        assert runs.get_run(first.id).tags["t"] == long_tag
+        found = runs.search_runs(RunQuery((experiment_id,), f"params.prompt = '{long_param}'"))
+        assert [r.id for r in found.runs] == [first.id]
+        tagged = runs.search_runs(RunQuery((experiment_id,), f"tags.t IN ('{long_tag}', 'z')"))
+        assert [r.id for r in tagged.runs] == [first.id]
+
     def test_search_bad_filter_points_at_token(self, runs: RunStore, experiment_id: str) -> None:
         with pytest.raises(InvalidInput, match="foo"):
             runs.search_runs(RunQuery((experiment_id,), "metrics.acc foo 0.9"))

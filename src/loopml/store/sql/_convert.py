@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from loopml.domain import Metric, ParamValue, Run, RunStatus
+from loopml.store.sql._schema import VALUE_HEAD_LENGTH
 
 __all__ = [
     "decode_param",
@@ -16,6 +17,7 @@ __all__ = [
     "metric_value",
     "run_from_row",
     "to_micros",
+    "value_head",
 ]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -45,6 +47,11 @@ def encode_param(value: ParamValue) -> tuple[str | None, str]:
     if isinstance(value, float):
         return repr(value), "float"
     return value, "str"
+
+
+def value_head(text: str | None) -> str | None:
+    """The indexed head of a param or tag value (see ``_schema``)."""
+    return None if text is None else text[:VALUE_HEAD_LENGTH]
 
 
 def decode_param(text: str | None, kind: str) -> ParamValue:

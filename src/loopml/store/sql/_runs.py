@@ -20,6 +20,7 @@ from loopml.store.sql._convert import (
     metric_value,
     run_from_row,
     to_micros,
+    value_head,
 )
 from loopml.store.sql._schema import (
     applied_batches,
@@ -202,12 +203,15 @@ class SqlRunStore:
         if any(changes.values()):
             self._tx.audit(conn, "run.log", "run", run_id, changes)
         if batch.tags:
-            tag_rows = [{"run_id": run_id, "key": k, "value": v} for k, v in batch.tags.items()]
+            tag_rows = [
+                {"run_id": run_id, "key": k, "value": v, "value_head": value_head(v)}
+                for k, v in batch.tags.items()
+            ]
             stmt = self._upsert(tags)
             conn.execute(
                 stmt.on_conflict_do_update(
                     index_elements=[tags.c.run_id, tags.c.key],
-                    set_={"value": stmt.excluded.value},
+                    set_={"value": stmt.excluded.value, "value_head": stmt.excluded.value_head},
                 ),
                 tag_rows,
             )
@@ -275,7 +279,7 @@ def _write_params(
                 f"{batch[key]!r}. Params are fixed once logged: log a new run instead."
             )
     rows = [
-        {"run_id": run_id, "key": key, "value": text, "kind": kind}
+        {"run_id": run_id, "key": key, "value": text, "value_head": value_head(text), "kind": kind}
         for key, (text, kind) in encoded.items()
         if key not in existing
     ]

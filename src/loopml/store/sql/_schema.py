@@ -1,5 +1,10 @@
 """SQL tables of the metadata store (SQLAlchemy Core).
 
+Params and tags are indexed on ``value_head``, the first 200 characters of the value,
+not on the value itself: PostgreSQL refuses index entries over 2.7 kB, and a param may
+hold 6,000 characters. Searches seek on the head and confirm on the whole value. The
+search indexes cover the columns a filter reads, so filters never touch the tables.
+
 Times are integer microseconds since the epoch (UTC): exact, compact, and compared the
 same way on SQLite and PostgreSQL. A metric value that is NaN is stored as 0 with
 ``is_nan`` set, because SQLite turns NaN into NULL.
@@ -22,6 +27,7 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "VALUE_HEAD_LENGTH",
     "applied_batches",
     "artifacts",
     "audit_events",
@@ -43,6 +49,7 @@ metadata = MetaData(
     }
 )
 
+VALUE_HEAD_LENGTH = 200
 ID = String(32)
 KEY = String(250)
 
@@ -83,9 +90,10 @@ params = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=True),
+    Column("value_head", String(VALUE_HEAD_LENGTH), nullable=True),
     # The Python type of the logged value: str, int, float, bool or none.
     Column("kind", String(8), nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "key", "value_head", "kind", "run_id"),
 )
 
 tags = Table(
@@ -94,7 +102,8 @@ tags = Table(
     Column("run_id", ID, ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", KEY, primary_key=True),
     Column("value", Text, nullable=False),
-    Index(None, "key", "value"),
+    Column("value_head", String(VALUE_HEAD_LENGTH), nullable=False),
+    Index(None, "key", "value_head", "run_id"),
 )
 
 metrics = Table(
@@ -121,7 +130,7 @@ latest_metrics = Table(
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Double, nullable=False),
     Column("is_nan", Boolean, nullable=False),
-    Index(None, "key", "value"),
+    Index(None, "key", "value", "is_nan", "run_id"),
 )
 
 artifacts = Table(

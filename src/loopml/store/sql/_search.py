@@ -1,7 +1,9 @@
-"""Run search compiled to SQL: the filter AST becomes EXISTS clauses, the order joins.
+"""Run search compiled to SQL: each comparison becomes ``runs.id IN (SELECT run_id ...)``
+over one key, the order becomes outer joins.
 
 Filtering never happens in Python: the database evaluates the filter, the order and
-the page, using the ``(key, value)`` indexes of params, tags and latest metrics.
+the page. The subqueries are not correlated, so each is answered once from the
+``(key, value)`` index of params, tags or latest metrics, whatever the number of runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, exists, false, not_, or_, select
+from sqlalchemy import Float, Select, and_, case, cast, false, not_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from loopml.domain import RunQuery
@@ -30,7 +32,7 @@ from loopml.domain.run_filter import (
 )
 from loopml.errors import InvalidInput
 from loopml.store.sql._convert import to_micros
-from loopml.store.sql._schema import latest_metrics, params, runs, tags
+from loopml.store.sql._schema import VALUE_HEAD_LENGTH, latest_metrics, params, runs, tags
 
 __all__ = ["MAX_PAGE_SIZE", "compile_search", "decode_offset", "encode_offset"]
 
@@ -110,27 +112,38 @@ def _comparison(node: Comparison) -> ColumnElement[bool]:
         return _compare(_ATTRIBUTE_COLUMNS[key], node, _attribute_value)
     if entity == "metrics":
         table = latest_metrics
-        scope = and_(table.c.run_id == runs.c.id, table.c.key == key, not_(table.c.is_nan))
+        scope = and_(table.c.key == key, not_(table.c.is_nan))
         column: ColumnElement[Any] = table.c.value
     else:
         table = params if entity == "params" else tags
-        scope = and_(table.c.run_id == runs.c.id, table.c.key == key)
+        scope = table.c.key == key
         column = table.c.value
         if entity == "params" and node.is_numeric and node.op not in ("IS NULL", "IS NOT NULL"):
-            # Params are stored as text; a numeric comparison applies to numeric params only.
+            # Params are stored as text; a numeric comparison applies to numeric params
+            # only, whose text is short enough to be its whole indexed head.
             scope = and_(scope, params.c.kind.in_(_NUMERIC_KINDS))
-            column = cast(table.c.value, Float)
+            column = cast(table.c.value_head, Float)
+    having_key = select(table.c.run_id).where(scope)
     if node.op == "IS NULL":
-        return ~exists().where(scope)
+        return runs.c.id.not_in(having_key)
     if node.op == "IS NOT NULL":
-        return exists().where(scope)
-    return exists().where(scope, _compare(column, node, _entity_value))
+        return runs.c.id.in_(having_key)
+    condition = _compare(column, node, _entity_value)
+    if entity != "metrics" and not node.is_numeric and node.op in ("=", "IN"):
+        # Seek on the indexed head, confirm on the whole value.
+        condition = and_(_compare(table.c.value_head, node, _head_value), condition)
+    return runs.c.id.in_(having_key.where(condition))
 
 
 def _entity_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def _head_value(value: Any) -> Any:
+    converted = _entity_value(value)
+    return converted[:VALUE_HEAD_LENGTH] if isinstance(converted, str) else converted
 
 
 def _attribute_value(value: Any) -> Any:
@@ -178,7 +191,7 @@ def _order(
     ident: Ident = key.ident
     if ident.entity == "attributes":
         column: ColumnElement[Any] = _ATTRIBUTE_COLUMNS[ident.key]
-        return statement, [column.is_(None), column.desc() if key.descending else column.asc()]
+        return statement, [_direction(column, key.descending)]
     if ident.entity == "metrics":
         alias = latest_metrics.alias(f"order_{index}")
         on = and_(alias.c.run_id == runs.c.id, alias.c.key == ident.key, not_(alias.c.is_nan))
@@ -191,8 +204,12 @@ def _order(
         terms = []
         if ident.entity == "params":
             # Numbers sort by value, before text, which sorts alphabetically.
-            numeric = case((alias.c.kind.in_(_NUMERIC_KINDS), cast(alias.c.value, Float)))
-            terms = [numeric.is_(None), numeric.desc() if key.descending else numeric.asc()]
+            numeric = case((alias.c.kind.in_(_NUMERIC_KINDS), cast(alias.c.value_head, Float)))
+            terms = [_direction(numeric, key.descending)]
     statement = statement.outerjoin(alias, on)
-    ordered = column.desc() if key.descending else column.asc()
-    return statement, [column.is_(None), *terms, ordered]
+    return statement, [*terms, _direction(column, key.descending)]
+
+
+def _direction(column: ColumnElement[Any], descending: bool) -> ColumnElement[Any]:
+    # Runs without the value come last either way, on SQLite and PostgreSQL alike.
+    return (column.desc() if descending else column.asc()).nulls_last()

@@ -68,6 +68,10 @@ class Transactions:
                 yield conn
 
 
+# Words of driver errors that mean the database could not be reached at all.
+_UNREACHABLE = ("connect", "connection", "unable to open", "server closed", "timeout", "terminat")
+
+
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
     try:
@@ -81,9 +85,13 @@ def _translated() -> Iterator[None]:
             raise AlreadyExists(f"The object exists already: {exc.orig}") from exc
         raise Conflict(f"The store refused a write: {exc.orig}") from exc
     except OperationalError as exc:
-        if exc.connection_invalidated or "locked" not in str(exc.orig):
+        text = str(exc.orig).lower()
+        if "locked" in text or "busy" in text:
+            raise Unavailable(f"The metadata store is busy, try again: {exc.orig}") from exc
+        if exc.connection_invalidated or any(sign in text for sign in _UNREACHABLE):
             raise Unavailable(f"The metadata store is unavailable: {exc.orig}") from exc
-        raise Unavailable(f"The metadata store is busy, try again: {exc.orig}") from exc
+        # Anything else (a size limit, a disk error) is the store failing, not absent.
+        raise StoreError(f"The metadata store failed: {exc.orig}") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise Unavailable(f"Lost the connection to the metadata store: {exc.orig}") from exc

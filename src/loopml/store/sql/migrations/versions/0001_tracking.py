@@ -54,22 +54,24 @@ def upgrade() -> None:
     op.create_index("ix_runs_experiment_id_start_time", "runs", ["experiment_id", "start_time"])
     op.create_index("ix_runs_status_heartbeat_at", "runs", ["status", "heartbeat_at"])
     op.create_index("ix_runs_parent_id", "runs", ["parent_id"])
-    for name, value_type, extra in (
-        ("params", sa.Text, [sa.Column("kind", sa.String(8), nullable=False)]),
-        ("tags", sa.Text, []),
+    for name, extra, indexed in (
+        ("params", [sa.Column("kind", sa.String(8), nullable=False)], ["kind"]),
+        ("tags", [], []),
     ):
         op.create_table(
             name,
             sa.Column("run_id", ID, nullable=False),
             sa.Column("key", KEY, nullable=False),
-            sa.Column("value", value_type, nullable=name == "params"),
+            sa.Column("value", sa.Text, nullable=name == "params"),
+            sa.Column("value_head", sa.String(200), nullable=name == "params"),
             *extra,
             sa.PrimaryKeyConstraint("run_id", "key", name=f"pk_{name}"),
             sa.ForeignKeyConstraint(
                 ["run_id"], ["runs.id"], name=f"fk_{name}_run_id_runs", ondelete="CASCADE"
             ),
         )
-        op.create_index(f"ix_{name}_key_value", name, ["key", "value"])
+        columns = ["key", "value_head", *indexed, "run_id"]
+        op.create_index(f"ix_{name}_{'_'.join(columns)}", name, columns)
     op.create_table(
         "metrics",
         sa.Column(
@@ -103,7 +105,11 @@ def upgrade() -> None:
             ["run_id"], ["runs.id"], name="fk_latest_metrics_run_id_runs", ondelete="CASCADE"
         ),
     )
-    op.create_index("ix_latest_metrics_key_value", "latest_metrics", ["key", "value"])
+    op.create_index(
+        "ix_latest_metrics_key_value_is_nan_run_id",
+        "latest_metrics",
+        ["key", "value", "is_nan", "run_id"],
+    )
     op.create_table(
         "artifacts",
         sa.Column("run_id", ID, nullable=False),
