@@ -12,7 +12,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from loopml.errors import InvalidInput, MigrationRequired
-from loopml.store.sql import HEAD_REVISION, create_store_engine, current_revision
+from loopml.store.sql import (
+    HEAD_REVISION,
+    create_schema,
+    create_store_engine,
+    current_revision,
+    upgrade_schema,
+)
 from loopml.store.sql._schema import metadata
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "src" / "loopml" / "store" / "sql" / "migrations"
@@ -25,9 +31,11 @@ def test_there_is_one_head_and_the_code_knows_it() -> None:
 
 
 def _assert_schema_matches_tables(uri: str) -> None:
-    engine = create_store_engine(uri)
+    """Replay every migration on an empty database; the result must equal the tables
+    that create_schema() builds for a new store."""
+    engine = create_engine(uri)
     try:
-        assert current_revision(engine) == HEAD_REVISION
+        assert upgrade_schema(engine) == HEAD_REVISION
         with engine.connect() as conn:
             diff = compare_metadata(
                 MigrationContext.configure(conn, opts={"compare_type": True}), metadata
@@ -67,3 +75,25 @@ def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
 def test_unsupported_store_uri_lists_known_schemes(uri: str) -> None:
     with pytest.raises(InvalidInput, match="sqlite"):
         create_store_engine(uri)
+
+
+def test_a_new_store_gets_the_schema_directly_and_stamped(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert create_schema(engine) == HEAD_REVISION
+    assert current_revision(engine) == HEAD_REVISION
+    with engine.connect() as conn:
+        diff = compare_metadata(
+            MigrationContext.configure(conn, opts={"compare_type": True}), metadata
+        )
+    assert diff == []
+    engine.dispose()
+
+
+def test_create_schema_on_a_database_with_tables_migrates_instead(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'half.db'}"
+    engine = create_engine(uri)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE unrelated (x INTEGER)"))
+    assert create_schema(engine) == HEAD_REVISION
+    engine.dispose()
+    create_store_engine(uri).dispose()  # opens cleanly at the head

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from loopml.store.sql._engine import (
     HEAD_REVISION,
+    create_schema,
     create_store_engine,
     current_revision,
     upgrade_schema,
@@ -23,6 +24,7 @@ __all__ = [
     "SqlExperimentStore",
     "SqlRunStore",
     "Transactions",
+    "create_schema",
     "create_store_engine",
     "current_actor",
     "current_revision",
