@@ -174,5 +174,7 @@ def test_compare_writes_an_html_report_with_charts(
     assert code == 0 and "compare.html" in out
     page = report.read_text()
     assert page.count("<polyline") == 2  # one curve per run on the loss chart
+    assert 'aria-label="latest loss per run"' in page
+    assert page.count("<rect") == 2  # one bar per run for the latest loss
     assert "<figcaption>loss</figcaption>" in page
     assert 'class="differs"><td>params.rate' in page

@@ -27,11 +27,14 @@ class RunCurves:
 
 
 def render_comparison(items: Sequence[RunCurves], title: str = "Run comparison") -> str:
-    """The HTML page: a table of params and latest metrics (differences highlighted) and
-    one line chart per metric with more than one logged value."""
+    """The HTML page: a table of params and latest metrics (differences highlighted), a
+    bar chart of each metric's latest value across runs, and one line chart per metric
+    with more than one logged value."""
     keys = sorted(
         {key for item in items for key, values in item.histories.items() if len(values) > 1}
     )
+    latest = sorted({key for item in items for key in item.run.metrics})
+    bars = "\n".join(_bars(key, items) for key in latest)
     charts = "\n".join(_chart(key, items) for key in keys)
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
@@ -41,11 +44,15 @@ table {{ border-collapse: collapse; margin-bottom: 2rem; }}
 th, td {{ border: 1px solid #ccc; padding: 4px 10px; text-align: left; }}
 tr.differs td {{ background: #fff6d5; }}
 figure {{ margin: 0 0 2rem 0; }} figcaption {{ font-weight: 600; margin-bottom: .3rem; }}
-.legend span {{ margin-right: 1rem; }}
+.legend {{ margin-bottom: 1rem; }} .legend span {{ margin-right: 1rem; }}
+.bars {{ display: flex; flex-wrap: wrap; gap: 0 2rem; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 {_table(items)}
 <div class="legend">{_legend(items)}</div>
+<h2>Latest values</h2>
+<div class="bars">{bars}</div>
+<h2>Histories</h2>
 {charts or "<p>No metric has more than one value to draw.</p>"}
 </body></html>
 """
@@ -119,4 +126,37 @@ def _chart(key: str, items: Sequence[RunCurves]) -> str:
         f"<figure><figcaption>{html.escape(key)}</figcaption>"
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{_WIDTH}" height="{_HEIGHT}" '
         f'role="img" aria-label="{html.escape(key)} by step">{axes}{"".join(lines)}</svg></figure>'
+    )
+
+
+def _bars(key: str, items: Sequence[RunCurves]) -> str:
+    """Horizontal bars of the metric's latest value in each run (absent or non-finite:
+    no bar, the value written out)."""
+    values = [item.run.metrics.get(key) for item in items]
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return ""
+    low, high = min(0.0, *finite), max(0.0, *finite)
+    span = (high - low) or 1.0
+    width, row, label = 300, 22, 60
+    parts = []
+    for n, value in enumerate(values):
+        y = n * row
+        if value is not None and math.isfinite(value):
+            x0 = label + (min(value, 0.0) - low) / span * width
+            length = max(abs(value) / span * width, 1.0)
+            color = _COLORS[n % len(_COLORS)]
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y + 4}" width="{length:.1f}" '
+                f'height="{row - 8}" fill="{color}"/>'
+            )
+        parts.append(
+            f'<text x="{label - 4}" y="{y + row - 7}" font-size="11" '
+            f'text-anchor="end">{_cell(value)}</text>'
+        )
+    return (
+        f"<figure><figcaption>{html.escape(key)}</figcaption>"
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label + width + 10}" '
+        f'height="{row * len(values)}" role="img" '
+        f'aria-label="latest {html.escape(key)} per run">{"".join(parts)}</svg></figure>'
     )
