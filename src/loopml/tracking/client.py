@@ -7,6 +7,7 @@ one default :class:`Client`; use a Client directly to log to several runs or sto
 from __future__ import annotations
 
 import os
+import platform
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -85,6 +86,7 @@ class Client:
         self._running_checked: set[str] = set()
         self._buffer: MetricBuffer | None = None
         self._last_reap = 0.0
+        self._environment_digest: str | None = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -193,7 +195,7 @@ class Client:
             tags={check_key("tag", k): check_tag_value(k, v) for k, v in (tags or {}).items()},
             git_commit=git.commit,
             git_dirty=git.dirty,
-            python_version=_system.environment()["python"],
+            python_version=platform.python_version(),
             environment_digest=self._store_environment(),
             host=_system.host_name(),
             pid=os.getpid(),
@@ -439,12 +441,15 @@ class Client:
         self._running_checked.add(run_id)
 
     def _store_environment(self) -> str | None:
+        # The environment is fixed for a process: store it once, reuse the digest.
         if not self._capture_environment:
             return None
-        from loopml.blobs import put_bytes
+        if self._environment_digest is None:
+            from loopml.blobs import put_bytes
 
-        body = orjson.dumps(_system.environment(), option=orjson.OPT_SORT_KEYS)
-        return put_bytes(self.stores.blobs, body).digest
+            body = orjson.dumps(_system.environment(), option=orjson.OPT_SORT_KEYS)
+            self._environment_digest = put_bytes(self.stores.blobs, body).digest
+        return self._environment_digest
 
 
 def _status(status: RunStatus | str) -> RunStatus:

@@ -69,10 +69,9 @@ class SqlRunStore:
                 run.id,
                 {"experiment_id": run.experiment_id, "name": run.name},
             )
-            if not (run.params or run.tags):
-                return run
-            self._write_update(conn, run.id, RunUpdate(params=run.params, tags=run.tags))
-        return self.get_run(run.id)
+            if run.params or run.tags:
+                self._write_update(conn, run.id, RunUpdate(params=run.params, tags=run.tags))
+        return self.get_run(run.id)  # as stored, whatever the caller's record held
 
     def get_run(self, run_id: str) -> Run:
         """The run with its params, latest metrics and tags. Raises NotFound."""
