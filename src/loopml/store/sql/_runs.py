@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.domain import Artifact, Metric, ParamValue, Run, RunPage, RunQuery, RunStatus, RunUpdate
@@ -206,14 +206,7 @@ class SqlRunStore:
                 {"run_id": run_id, "key": k, "value": v, "value_head": value_head(v)}
                 for k, v in batch.tags.items()
             ]
-            stmt = self._upsert(tags)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[tags.c.run_id, tags.c.key],
-                    set_={"value": stmt.excluded.value, "value_head": stmt.excluded.value_head},
-                ),
-                tag_rows,
-            )
+            self._replace(conn, tags, tag_rows)
         if batch.metrics:
             self._write_metrics(conn, run_id, batch.metrics)
         if batch.artifacts:
@@ -221,14 +214,14 @@ class SqlRunStore:
                 {"run_id": run_id, "path": a.path, "digest": a.digest, "size": a.size}
                 for a in batch.artifacts
             ]
-            stmt = self._upsert(artifacts)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=[artifacts.c.run_id, artifacts.c.path],
-                    set_={"digest": stmt.excluded.digest, "size": stmt.excluded.size},
-                ),
-                rows,
-            )
+            self._replace(conn, artifacts, rows)
+
+    def _replace(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert rows; a row whose primary key exists replaces the stored values."""
+        stmt = self._upsert(table)
+        keys = list(table.primary_key.columns)
+        values = {c.name: stmt.excluded[c.name] for c in table.columns if c not in keys}
+        conn.execute(stmt.on_conflict_do_update(index_elements=keys, set_=values), rows)
 
     def _write_metrics(self, conn: Connection, run_id: str, batch: Sequence[Metric]) -> None:
         rows = [metric_row(run_id, m) for m in batch]
