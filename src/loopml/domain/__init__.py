@@ -1,5 +1,19 @@
 """Plain typed records shared by every layer: no I/O, no framework imports."""
 
+from loopml.domain.registry import (
+    AliasMove,
+    ApprovalRequest,
+    ApprovalStatus,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    ModelUpdate,
+    ModelVersion,
+    RegisteredModel,
+    VersionDraft,
+    VersionStatus,
+    VersionUpdate,
+)
 from loopml.domain.tracking import (
     Artifact,
     Experiment,
@@ -13,13 +27,25 @@ from loopml.domain.tracking import (
 )
 
 __all__ = [
+    "AliasMove",
+    "ApprovalRequest",
+    "ApprovalStatus",
     "Artifact",
     "Experiment",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
     "Metric",
+    "ModelUpdate",
+    "ModelVersion",
     "ParamValue",
+    "RegisteredModel",
     "Run",
     "RunPage",
     "RunQuery",
     "RunStatus",
     "RunUpdate",
+    "VersionDraft",
+    "VersionStatus",
+    "VersionUpdate",
 ]

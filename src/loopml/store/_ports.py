@@ -9,9 +9,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from loopml.domain import Artifact, Experiment, Metric, Run, RunPage, RunQuery, RunStatus, RunUpdate
+from loopml.domain import (
+    AliasMove,
+    ApprovalRequest,
+    ApprovalStatus,
+    Artifact,
+    Experiment,
+    Metric,
+    ModelUpdate,
+    ModelVersion,
+    RegisteredModel,
+    Run,
+    RunPage,
+    RunQuery,
+    RunStatus,
+    RunUpdate,
+    VersionDraft,
+    VersionUpdate,
+)
+from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 
-__all__ = ["ExperimentStore", "RunStore"]
+__all__ = ["AliasStore", "ExperimentStore", "ModelStore", "RunStore"]
 
 
 @runtime_checkable
@@ -91,4 +109,126 @@ class RunStore(Protocol):
 
     def list_artifacts(self, run_id: str, prefix: str = "") -> list[Artifact]:
         """The run's artifacts whose path starts with ``prefix``, sorted by path."""
+        ...
+
+
+@runtime_checkable
+class ModelStore(Protocol):
+    """Registered models and their versions.
+
+    Version numbers are assigned by the store, from 1, never reused (a deleted version's
+    number stays taken), so ``name/3`` always means the same package.
+    """
+
+    def create_model(
+        self, name: str, description: str = "", protected_aliases: tuple[str, ...] = ()
+    ) -> RegisteredModel:
+        """Register a model name. Raises AlreadyExists."""
+        ...
+
+    def get_model(self, name: str) -> RegisteredModel:
+        """The model with its tags, aliases and latest version. Raises NotFound."""
+        ...
+
+    def list_models(self) -> list[RegisteredModel]:
+        """Every registered model, by name."""
+        ...
+
+    def update_model(self, name: str, update: ModelUpdate) -> RegisteredModel:
+        """Change a model's description, tags or protected aliases. Raises NotFound."""
+        ...
+
+    def create_version(self, draft: VersionDraft) -> ModelVersion:
+        """Register the next version of ``draft.name``, creating the model if it is new.
+
+        Raises:
+            NotFound: the run or a parent version does not exist.
+        """
+        ...
+
+    def get_version(self, name: str, version: int) -> ModelVersion:
+        """One version with its tags, aliases and parents. Raises NotFound."""
+        ...
+
+    def list_versions(self, name: str) -> list[ModelVersion]:
+        """Every version of a model, newest first. Raises NotFound (model)."""
+        ...
+
+    def update_version(self, name: str, version: int, update: VersionUpdate) -> ModelVersion:
+        """Change a version's description, tags or status.
+
+        Raises:
+            NotFound: no such version.
+            Conflict: archiving a version an alias points at.
+        """
+        ...
+
+    def delete_version(self, name: str, version: int) -> None:
+        """Delete a version's record (its blobs stay for other references).
+
+        Raises:
+            NotFound: no such version.
+            Conflict: an alias points at it, or a pending approval names it.
+        """
+        ...
+
+
+@runtime_checkable
+class AliasStore(Protocol):
+    """Aliases of registered models, their history, and approvals of protected moves.
+
+    Every move appends to the alias's history in the same transaction, numbered without
+    gaps; two concurrent moves of one alias never both succeed from the same state.
+    """
+
+    def move_alias(
+        self,
+        name: str,
+        alias: str,
+        to_version: int | None,
+        *,
+        expected_from: int | NotGiven | None = NOT_GIVEN,
+        reason: str = "",
+    ) -> AliasMove:
+        """Point ``alias`` at ``to_version`` (``None`` removes it).
+
+        Args:
+            expected_from: the version the caller believes the alias points at now
+                (``None``: not set); the move is refused when it differs.
+
+        Raises:
+            NotFound: no such model or version (or alias, when removing).
+            Conflict: ``expected_from`` differs, the version is archived, or another
+                move of the same alias committed first.
+            PermissionDenied: the alias is protected; request an approval instead.
+        """
+        ...
+
+    def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
+        """Every move of one alias (or of all aliases of the model), oldest first.
+        Raises NotFound (model)."""
+        ...
+
+    def request_approval(
+        self, request_id: str, name: str, alias: str, version: int, comment: str = ""
+    ) -> ApprovalRequest:
+        """Ask for ``alias`` to move to ``version``. Raises NotFound, Conflict (the
+        version is archived, or an undecided request for the same move exists)."""
+        ...
+
+    def decide_approval(
+        self, request_id: str, *, approve: bool, comment: str = ""
+    ) -> ApprovalRequest:
+        """Approve (moving the alias in the same transaction) or reject a pending request.
+
+        Raises:
+            NotFound: no such request.
+            Conflict: the request is decided already, or its version was archived.
+        """
+        ...
+
+    def list_approvals(
+        self, name: str | None = None, status: ApprovalStatus | None = None
+    ) -> list[ApprovalRequest]:
+        """Approval requests, newest first, of one model and/or in one state."""
         ...

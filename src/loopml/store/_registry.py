@@ -12,7 +12,7 @@ from loopml.errors import InvalidInput, StoreError
 if TYPE_CHECKING:
     from loopml.blobs import BlobStore
     from loopml.config import Settings
-    from loopml.store._ports import ExperimentStore, RunStore
+    from loopml.store._ports import AliasStore, ExperimentStore, ModelStore, RunStore
 
 __all__ = ["Stores", "open_stores"]
 
@@ -23,6 +23,8 @@ class Stores:
 
     experiments: ExperimentStore
     runs: RunStore
+    models: ModelStore
+    aliases: AliasStore
     blobs: BlobStore
     close: Callable[[], None] = field(default=lambda: None)
 

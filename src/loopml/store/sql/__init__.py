@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from loopml.store.sql._aliases import SqlAliasStore
 from loopml.store.sql._engine import (
     HEAD_REVISION,
     create_schema,
@@ -12,6 +13,7 @@ from loopml.store.sql._engine import (
     upgrade_schema,
 )
 from loopml.store.sql._experiments import SqlExperimentStore
+from loopml.store.sql._models import SqlModelStore
 from loopml.store.sql._runs import SqlRunStore
 from loopml.store.sql._tx import Transactions
 
@@ -21,7 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HEAD_REVISION",
+    "SqlAliasStore",
     "SqlExperimentStore",
+    "SqlModelStore",
     "SqlRunStore",
     "Transactions",
     "create_schema",
@@ -55,6 +59,8 @@ def open_sql_stores(settings: Settings) -> Stores:
     return Stores(
         experiments=SqlExperimentStore(tx),
         runs=SqlRunStore(tx),
+        models=SqlModelStore(tx),
+        aliases=SqlAliasStore(tx),
         blobs=open_blob_store(settings.blob_uri, settings),
         close=engine.dispose,
     )

@@ -28,14 +28,22 @@ from sqlalchemy import (
 
 __all__ = [
     "VALUE_HEAD_LENGTH",
+    "alias_history",
     "applied_batches",
+    "approval_requests",
     "artifacts",
     "audit_events",
     "experiments",
     "latest_metrics",
     "metadata",
     "metrics",
+    "model_aliases",
+    "model_tags",
+    "model_version_parents",
+    "model_version_tags",
+    "model_versions",
     "params",
+    "registered_models",
     "runs",
     "tags",
 ]
@@ -166,4 +174,110 @@ audit_events = Table(
     Column("object_id", String(255), nullable=False),
     Column("details", Text, nullable=False),
     Index(None, "object_type", "object_id"),
+)
+
+
+# -- the model registry ------------------------------------------------------------
+
+MODEL = String(250)
+ALIAS = String(63)
+
+# ``last_version`` is bumped under the row's lock to number a new version, so two
+# concurrent registrations never get the same number and deleted numbers are not reused.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("name", MODEL, primary_key=True),
+    Column("description", Text, nullable=False),
+    Column("protected_aliases", Text, nullable=False),  # JSON list of alias names
+    Column("last_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+model_tags = Table(
+    "model_tags",
+    metadata,
+    Column("name", MODEL, ForeignKey("registered_models.name"), primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("name", MODEL, ForeignKey("registered_models.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(255), nullable=False),
+    Column("flavor", String(32), nullable=False),
+    Column("manifest", Text, nullable=False),
+    Column("manifest_digest", String(64), nullable=False),
+    Column("run_id", ID, ForeignKey("runs.id")),
+    Column("artifact_path", String(1024)),
+    Column("status", String(16), nullable=False),
+    Column("description", Text, nullable=False),
+    Index(None, "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("name", MODEL, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("key", KEY, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+model_version_parents = Table(
+    "model_version_parents",
+    metadata,
+    Column("name", MODEL, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("parent_name", MODEL, primary_key=True),
+    Column("parent_version", Integer, primary_key=True),
+    Index(None, "parent_name", "parent_version"),
+)
+
+# ``seq`` counts the moves of an alias; a move writes history row ``seq`` and bumps the
+# alias's ``seq`` from the value it read, so two racing moves cannot both commit.
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("name", MODEL, ForeignKey("registered_models.name"), primary_key=True),
+    Column("alias", ALIAS, primary_key=True),
+    Column("version", Integer),  # NULL: removed; the row keeps the move count
+    Column("seq", Integer, nullable=False),
+    Index(None, "name", "version"),
+)
+
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("name", MODEL, primary_key=True),
+    Column("alias", ALIAS, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("from_version", Integer),
+    Column("to_version", Integer),
+    Column("actor", String(255), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approval_id", ID),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", MODEL, ForeignKey("registered_models.name"), nullable=False),
+    Column("alias", ALIAS, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("requested_by", String(255), nullable=False),
+    Column("requested_at", BigInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("decided_by", String(255)),
+    Column("decided_at", BigInteger),
+    Column("decision_comment", Text, nullable=False),
+    Index(None, "name", "status"),
 )

@@ -1,0 +1,62 @@
+"""Validation of registry names: registered models, aliases, version numbers.
+
+Model URIs are ``name/3``, ``name@alias`` and ``name@latest``, so a model name holds
+no ``/`` or ``@``, and an alias is never a number nor the reserved word ``latest``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from loopml.errors import InvalidInput
+
+__all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "check_version_number"]
+
+RESERVED_ALIASES = frozenset({"latest"})
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}")
+_ALIAS = re.compile(r"[a-z][a-z0-9_\-]{0,62}")
+
+
+def check_model_name(name: object) -> str:
+    """Return ``name`` if it can name a registered model.
+
+    Raises:
+        InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
+            letter or digit.
+    """
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or ".." in name:
+        raise InvalidInput(
+            f"Model name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (e.g. 'churn-classifier')."
+        )
+    return name
+
+
+def check_alias(alias: object) -> str:
+    """Return ``alias`` if it can name an alias such as ``champion``.
+
+    Raises:
+        InvalidInput: not 1-63 lowercase letters, digits, ``_`` or ``-`` starting with a
+            letter, or the reserved word ``latest``.
+    """
+    if not isinstance(alias, str) or not _ALIAS.fullmatch(alias):
+        raise InvalidInput(
+            f"Alias {alias!r} is invalid: use 1-63 lowercase letters, digits, '_' or '-', "
+            "starting with a letter (e.g. 'champion')."
+        )
+    if alias in RESERVED_ALIASES:
+        raise InvalidInput(
+            f"Alias {alias!r} is reserved: '@latest' always means the newest version."
+        )
+    return alias
+
+
+def check_version_number(version: object) -> int:
+    """Return ``version`` if it is a version number (an int from 1).
+
+    Raises:
+        InvalidInput: not a positive integer.
+    """
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidInput(f"Model version must be a whole number from 1, got {version!r}.")
+    return version
