@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
+import loopml
 from loopml.config import Settings, load_settings
+from loopml.tracking import Client, set_default_client
 from tests._services.postgres import postgres_cluster
 
 # The contract suites shipped in loopml.testing show compared values when they fail
@@ -44,3 +48,35 @@ def home(tmp_path: Path) -> Path:
 def settings(home: Path) -> Settings:
     """Local settings over an empty project home, independent of the caller's environment."""
     return load_settings({"home": home}, environ={})
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def backend_settings(request: pytest.FixtureRequest, settings: Settings) -> Iterator[Settings]:
+    """Settings over an empty store: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield settings
+        return
+    server_uri: str = request.getfixturevalue("postgres_uri")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server_uri, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        store_uri = f"{server_uri.rsplit('/', 1)[0]}/{name}"
+        yield load_settings({"home": settings.home, "store_uri": store_uri}, environ={})
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture
+def client(backend_settings: Settings) -> Iterator[Client]:
+    """A client over an empty store, also used by the fluent functions."""
+    made = Client(backend_settings, capture_environment=False)
+    set_default_client(made)
+    yield made
+    while loopml.active_run() is not None:
+        loopml.end_run()
+    made.close()
+    set_default_client(None)

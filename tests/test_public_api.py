@@ -15,6 +15,7 @@ PACKAGES = [
     "loopml.blobs",
     "loopml.domain",
     "loopml.errors",
+    "loopml.registry",
     "loopml.store",
     "loopml.store.sql",
     "loopml.tracking",
@@ -42,6 +43,12 @@ def test_top_level_exports_every_fluent_verb() -> None:
         if name not in {"default_client", "set_default_client"} and name not in loopml.__all__
     }
     assert missing == set()
+
+
+def test_top_level_exports_every_registry_verb() -> None:
+    import loopml.registry.fluent as fluent
+
+    assert set(fluent.__all__) | {"autolog", "ModelRegistry"} <= set(loopml.__all__)
 
 
 def test_import_loopml_does_not_load_heavy_libraries() -> None:

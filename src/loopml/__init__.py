@@ -32,7 +32,17 @@ from loopml.errors import (
 
 if TYPE_CHECKING:
     from loopml.config import Settings, load_settings
-    from loopml.domain import Artifact, Experiment, Metric, Run, RunStatus
+    from loopml.domain import (
+        Artifact,
+        Experiment,
+        Metric,
+        ModelVersion,
+        RegisteredModel,
+        Run,
+        RunStatus,
+    )
+    from loopml.registry import ModelRegistry, load_model, log_model, set_alias
+    from loopml.registry.autolog import autolog
     from loopml.tracking import (
         ActiveRun,
         Client,
@@ -62,6 +72,13 @@ _LAZY: dict[str, str] = {
     "Metric": "loopml.domain",
     "Run": "loopml.domain",
     "RunStatus": "loopml.domain",
+    "ModelVersion": "loopml.domain",
+    "RegisteredModel": "loopml.domain",
+    "ModelRegistry": "loopml.registry",
+    "load_model": "loopml.registry",
+    "log_model": "loopml.registry",
+    "set_alias": "loopml.registry",
+    "autolog": "loopml.registry.autolog",
     **{
         name: "loopml.tracking"
         for name in (
@@ -97,8 +114,11 @@ __all__ = [
     "LoopmlError",
     "Metric",
     "MigrationRequired",
+    "ModelRegistry",
+    "ModelVersion",
     "NotFound",
     "PermissionDenied",
+    "RegisteredModel",
     "Run",
     "RunStatus",
     "Settings",
@@ -106,17 +126,21 @@ __all__ = [
     "Unavailable",
     "__version__",
     "active_run",
+    "autolog",
     "end_run",
     "get_metric_history",
     "get_run",
+    "load_model",
     "load_settings",
     "log_artifact",
     "log_artifacts",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "search_runs",
+    "set_alias",
     "set_tag",
     "set_tags",
     "start_run",

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import _admin, _experiments, _runs
+from loopml.cli import _admin, _experiments, _models, _runs
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_models.app, name="models")
 app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)
@@ -57,10 +58,13 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.secho("Aborted.", err=True)
         sys.exit(130)
-    except Exception as exc:  # click's usage errors carry their own exit code
+    except Exception as exc:  # usage errors carry their own message and exit code
         from click import ClickException
 
-        if isinstance(exc, ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
+        # typer from 0.29 raises the usage errors of the click it vendors, whose classes
+        # derive from typer.TyperException rather than from click's ClickException.
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if isinstance(exc, ClickException | typer.TyperException) and callable(show):
+            show()
+            sys.exit(exit_code if isinstance(exit_code, int) else 2)
         raise

@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING
 from loopml.errors import InvalidInput
 from loopml.store._registry import Stores
 from loopml.store.rest._http import HttpTransport
+from loopml.store.rest.aliases import RestAliasStore
 from loopml.store.rest.blobs import RestBlobStore
 from loopml.store.rest.experiments import RestExperimentStore
+from loopml.store.rest.models import RestModelStore
 from loopml.store.rest.runs import RestRunStore
 
 if TYPE_CHECKING:
@@ -28,8 +30,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HttpTransport",
+    "RestAliasStore",
     "RestBlobStore",
     "RestExperimentStore",
+    "RestModelStore",
     "RestRunStore",
     "open_rest_stores",
 ]
@@ -51,6 +55,8 @@ def open_rest_stores(settings: Settings) -> Stores:
     return Stores(
         experiments=RestExperimentStore(transport),
         runs=RestRunStore(transport),
+        models=RestModelStore(transport),
+        aliases=RestAliasStore(transport),
         blobs=RestBlobStore(settings.tracking_uri, settings, transport=transport),
         close=transport.close,
     )

@@ -59,6 +59,8 @@ __all__ = [
     "RunningRun",
     "RunningRunList",
     "WireModel",
+    "as_maybe_utc",
+    "as_utc",
 ]
 
 API_PREFIX = "/api/v1"
@@ -77,13 +79,14 @@ MetricValue = Annotated[
 ParamJson = str | int | float | bool | None
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """``moment`` with a time zone: a naive datetime is taken as UTC, like the SQL store."""
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _maybe_utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)
+def as_maybe_utc(moment: datetime | None) -> datetime | None:
+    """:func:`as_utc` of a moment that may be absent."""
+    return None if moment is None else as_utc(moment)
 
 
 def _checked_params(params: dict[str, ParamValue]) -> dict[str, ParamValue]:
@@ -169,7 +172,7 @@ class ExperimentBody(WireModel):
         return cls.model_construct(
             id=experiment.id,
             name=experiment.name,
-            created_at=_utc(experiment.created_at),
+            created_at=as_utc(experiment.created_at),
             description=experiment.description,
         )
 
@@ -223,7 +226,7 @@ class MetricColumns(WireModel):
             keys=[m.key for m in metrics],
             values=[m.value for m in metrics],
             steps=[m.step for m in metrics],
-            timestamps_us=[(_utc(m.timestamp) - _EPOCH) // _MICROSECOND for m in metrics],
+            timestamps_us=[(as_utc(m.timestamp) - _EPOCH) // _MICROSECOND for m in metrics],
         )
 
     def to_domain(self) -> list[Metric]:
@@ -303,9 +306,9 @@ class RunBody(WireModel):
     def from_domain(cls, run: Run) -> RunBody:
         """The body of a domain run. Raises InvalidInput for a non-finite float param."""
         fields: dict[str, Any] = {name: getattr(run, name) for name in _RUN_FIELDS}
-        fields["start_time"] = _utc(run.start_time)
-        fields["end_time"] = _maybe_utc(run.end_time)
-        fields["heartbeat_at"] = _maybe_utc(run.heartbeat_at)
+        fields["start_time"] = as_utc(run.start_time)
+        fields["end_time"] = as_maybe_utc(run.end_time)
+        fields["heartbeat_at"] = as_maybe_utc(run.heartbeat_at)
         fields["params"] = _checked_params(run.params)
         return cls.model_construct(**fields)
 
@@ -354,7 +357,7 @@ class EndRunRequest(WireModel):
     @classmethod
     def of(cls, status: RunStatus, end_time: datetime) -> EndRunRequest:
         """The request to end a run with ``status`` at ``end_time`` (naive means UTC)."""
-        return cls.model_construct(status=RunStatus(status), end_time=_utc(end_time))
+        return cls.model_construct(status=RunStatus(status), end_time=as_utc(end_time))
 
 
 class HeartbeatRequest(WireModel):
@@ -366,7 +369,7 @@ class HeartbeatRequest(WireModel):
     @classmethod
     def of(cls, run_ids: list[str], at: datetime) -> HeartbeatRequest:
         """The heartbeat of ``run_ids`` at ``at`` (naive means UTC)."""
-        return cls.model_construct(run_ids=list(run_ids), at=_utc(at))
+        return cls.model_construct(run_ids=list(run_ids), at=as_utc(at))
 
 
 class RunningRun(WireModel):
@@ -400,7 +403,7 @@ class FailStaleRequest(WireModel):
     @classmethod
     def of(cls, heartbeat_before: datetime, run_ids: list[str]) -> FailStaleRequest:
         """The request to fail stale runs and ``run_ids`` (naive means UTC)."""
-        return cls.model_construct(heartbeat_before=_utc(heartbeat_before), run_ids=list(run_ids))
+        return cls.model_construct(heartbeat_before=as_utc(heartbeat_before), run_ids=list(run_ids))
 
 
 class RunIdList(WireModel):

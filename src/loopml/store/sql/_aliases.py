@@ -20,7 +20,7 @@ from loopml.domain.registry_names import check_alias, check_model_name, check_ve
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from loopml.store.sql._convert import from_micros
-from loopml.store.sql._models import lock_model, now_micros, require_version
+from loopml.store.sql._models import lock_model, now_micros, require_model, require_version
 from loopml.store.sql._schema import alias_history, approval_requests, model_aliases
 from loopml.store.sql._tx import Transactions
 
@@ -63,7 +63,7 @@ class SqlAliasStore:
     def alias_history(self, name: str, alias: str | None = None) -> list[AliasMove]:
         """Every move of one alias (or all of the model's aliases), oldest first."""
         with self._tx.read() as conn:
-            lock_model(conn, name)
+            require_model(conn, name)
             query = select(alias_history).where(alias_history.c.name == name)
             if alias is not None:
                 query = query.where(alias_history.c.alias == check_alias(alias))

@@ -36,7 +36,7 @@ from loopml.store.sql._schema import (
 )
 from loopml.store.sql._tx import Transactions
 
-__all__ = ["SqlModelStore", "lock_model", "now_micros", "require_version"]
+__all__ = ["SqlModelStore", "lock_model", "now_micros", "require_model", "require_version"]
 
 _FLAVOR_LENGTH = 32
 
@@ -269,8 +269,13 @@ class SqlModelStore:
 
 def lock_model(conn: Connection, name: str) -> Mapping[Any, Any]:
     """The model's row, locked for the rest of the write transaction. Raises NotFound."""
+    return require_model(conn, name, lock=True)
+
+
+def require_model(conn: Connection, name: str, *, lock: bool = False) -> Mapping[Any, Any]:
+    """The model's row (locked when ``lock`` on PostgreSQL). Raises NotFound."""
     statement = select(registered_models).where(registered_models.c.name == name)
-    if conn.dialect.name == "postgresql":
+    if lock and conn.dialect.name == "postgresql":
         statement = statement.with_for_update()
     row = conn.execute(statement).first()
     if row is None:
