@@ -1,4 +1,5 @@
-"""The loopml demo: train a few scikit-learn models, track them, show the best run.
+"""The loopml demo: train a few scikit-learn models, track and register them, promote the
+best to ``champion`` and load it back, verified, to score the validation set.
 
 Run with ``make demo`` (or ``python examples/demo.py``). It uses the embedded default,
 a SQLite file and a local blob folder under ``./.loopml``: no server needed.
@@ -20,6 +21,7 @@ import loopml
 from loopml.project import init_project
 
 EXPERIMENT = "breast-cancer-demo"
+MODEL = "breast-cancer"
 console = Console()
 
 
@@ -61,7 +63,7 @@ def candidates() -> list[tuple[str, Any, dict[str, Any]]]:
 
 
 def train_one(name: str, model: Any, params: dict[str, Any], data: Any) -> str:
-    """Fit one model inside a tracked run; returns the run id."""
+    """Fit one model inside a tracked run and register it; returns the run id."""
     from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
     x_train, x_val, y_train, y_val = data
@@ -88,6 +90,8 @@ def train_one(name: str, model: Any, params: dict[str, Any], data: Any) -> str:
             report = Path(tmp) / "validation.json"
             report.write_text(json.dumps({"n_val": len(y_val), "positives": int(y_val.sum())}))
             loopml.log_artifact(report, artifact_path="reports")
+        version = loopml.log_model(model, MODEL, input_example=x_train.head(), description=name)
+        loopml.set_tag("model_version", str(version.version))
         return run.id
 
 
@@ -120,10 +124,29 @@ def main() -> None:
     ):
         table.add_row(label, value)
     console.print(table)
+    promote_and_score(int(row["tags.model_version"]), str(row["name"]), data)
     console.print(f"Metadata: [cyan]{settings.store_uri}[/]")
     console.print(f"Artifacts and blobs: [cyan]{settings.blob_uri}[/]")
     console.print(
-        f"Next: [bold]loopml runs list -e {EXPERIMENT}[/]  or  [bold]loopml runs show {row['run_id']}[/]"
+        f"Next: [bold]loopml runs list -e {EXPERIMENT}[/], [bold]loopml runs show {row['run_id']}[/], "
+        f"[bold]loopml models versions {MODEL}[/] or [bold]loopml models lineage {MODEL}@champion[/]"
+    )
+
+
+def promote_and_score(version: int, run_name: str, data: Any) -> None:
+    """Point ``champion`` at the best version, then load it as production would: by alias,
+    every file's hash checked before anything is unpickled."""
+    from sklearn.metrics import accuracy_score
+
+    registry = loopml.ModelRegistry()
+    registry.set_alias(MODEL, "champion", version, reason=f"best validation ROC AUC ({run_name})")
+    champion = loopml.load_model(f"{MODEL}@champion")
+    _, x_val, _, y_val = data
+    accuracy = accuracy_score(y_val, champion.predict(x_val))
+    console.print(
+        f"Registered [bold]{MODEL}[/] versions 1-{registry.get_model(MODEL).latest_version}; "
+        f"[green]champion[/] = version {version}, loaded verified: "
+        f"validation accuracy {accuracy:.4f}"
     )
 
 

@@ -107,7 +107,7 @@ def test_show_gives_the_model_and_its_versions(
     code, out, _ = run_cli(capsys, "models", "show", "churn")
     assert code == 0
     assert "Model churn" in out and "protected aliases" in out and "champion" in out
-    assert "2 version(s)" in out and churn in out
+    assert "2 version(s)" in out and churn[:12] in out
 
 
 def test_versions_lists_newest_first_with_status_flavor_and_run(
@@ -116,7 +116,7 @@ def test_versions_lists_newest_first_with_status_flavor_and_run(
     run_cli(capsys, "models", "describe", "churn/1", "baseline")
     code, out, _ = run_cli(capsys, "models", "versions", "churn")
     assert code == 0
-    rows = [line for line in out.splitlines() if churn in line]
+    rows = [line for line in out.splitlines() if churn[:12] in line]
     assert [row.split()[1] for row in rows] == ["2", "1"]
     assert all("ready" in row and "sklearn" in row for row in rows)
     assert "baseline" in rows[1]
@@ -301,7 +301,7 @@ def test_a_logged_sklearn_model_is_listed_and_traced_to_its_run(
     model = LogisticRegression().fit(x, [1, 0, 1, 0, 1, 0])
     version = ModelRegistry(home_client).log_model(model, "churn", input_example=x.head())
     code, out, _ = run_cli(capsys, "models", "versions", "churn")
-    assert code == 0 and "sklearn" in out and str(version.run_id) in out
+    assert code == 0 and "sklearn" in out and str(version.run_id)[:12] in out
     code, out, _ = run_cli(capsys, "models", "lineage", "churn/1")
     assert code == 0 and str(version.run_id) in out
 

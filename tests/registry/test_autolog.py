@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Iterator
+from pathlib import Path
 
 import lightgbm
 import numpy as np
@@ -346,3 +347,26 @@ def test_param_values_are_simple_or_their_repr(value: object, expected: object) 
 
 def test_long_param_values_are_truncated_to_the_limit() -> None:
     assert len(str(_param_value("x" * 10_000))) == 6000
+
+
+def test_libraries_imported_after_autolog_are_recorded_too(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, loopml\n"
+        "loopml.autolog()\n"
+        "print('preloaded:', [m for m in ('sklearn', 'xgboost', 'lightgbm') if m in sys.modules])\n"
+        "from sklearn.datasets import load_iris\n"  # resources still load through the hook
+        "from sklearn.linear_model import LogisticRegression\n"
+        "x, y = load_iris(return_X_y=True, as_frame=True)\n"
+        "LogisticRegression(max_iter=500).fit(x, y)\n"
+        "print('versions:', [v.ref for v in loopml.ModelRegistry().list_versions('LogisticRegression')])\n"
+    )
+    env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "preloaded: []" in out
+    assert "versions: ['LogisticRegression/1']" in out

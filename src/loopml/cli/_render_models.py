@@ -110,10 +110,10 @@ def versions_table(versions: Sequence[ModelVersion]) -> Table:
     table.add_column("version", justify="right", no_wrap=True)
     for column in ("status", "flavor"):
         table.add_column(column, no_wrap=True)
-    table.add_column("aliases", overflow="fold")
+    table.add_column("aliases", no_wrap=True)
     table.add_column("created", no_wrap=True)
-    table.add_column("run", overflow="fold")
-    table.add_column("description", overflow="fold")
+    table.add_column("run", no_wrap=True)  # the id's first 12 characters; `models show` has it all
+    table.add_column("description", overflow="fold", min_width=16)
     for version in versions:
         table.add_row(
             str(version.version),
@@ -121,7 +121,7 @@ def versions_table(versions: Sequence[ModelVersion]) -> Table:
             version.flavor,
             ", ".join(version.aliases),
             _who_when(version.created_by, version.created_at),
-            version.run_id or "",
+            (version.run_id or "")[:12],
             escape(version.description),
         )
     return table

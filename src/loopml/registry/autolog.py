@@ -1,9 +1,9 @@
 """Automatic logging of training: after ``loopml.autolog()``, every fit is recorded.
 
-Patched, for each installed library: the ``fit`` of every scikit-learn estimator
-(Pipeline and the search CVs included) and of XGBoost's and LightGBM's scikit-learn
-models, ``xgboost.train`` and ``lightgbm.train``. Only the outermost fit of a thread
-records, so a Pipeline fitting its steps is one run. A failure to log is a warning of
+Patched, for each library imported now or later (``_patching``): the ``fit`` of every
+scikit-learn estimator (Pipeline and the search CVs included) and of XGBoost's and
+LightGBM's scikit-learn models, ``xgboost.train`` and ``lightgbm.train``. Only the
+outermost fit of a thread records, so a Pipeline fitting its steps is one run. A failure to log is a warning of
 this module's logger; an error of the fit itself propagates unchanged. The depth is per
 thread: sub-estimators fitted on other threads (joblib's threading backend) record too.
 """
@@ -18,15 +18,14 @@ import logging
 import math
 import numbers
 import re
-import threading
-import types
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loopml.domain import ParamValue, RunStatus
 from loopml.domain.registry_names import check_model_name
 from loopml.domain.validation import MAX_KEY_LENGTH, MAX_PARAM_LENGTH
+from loopml.registry._patching import Function, Patcher
 from loopml.tracking import DEFAULT_EXPERIMENT, Client, active_run, default_client
 
 __all__ = ["autolog"]
@@ -34,15 +33,12 @@ __all__ = ["autolog"]
 log = logging.getLogger(__name__)
 
 _EXAMPLE_ROWS = 5
-_MARK = "__loopml_autolog__"
 _INVALID_KEY_CHARS = re.compile(r"[^A-Za-z0-9_\-.: ]")
 _DOTS = re.compile(r"\.{2,}")
 
 T = TypeVar("T")
 Args = tuple[Any, ...]
 Kwargs = dict[str, Any]
-Function = Callable[..., Any]
-Recorder = Callable[["_Options", Function, Args, Kwargs], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,31 +48,7 @@ class _Options:
     log_input_examples: bool
 
 
-class _Patcher:
-    """The functions autolog replaced and the options in force; one per process, on
-    purpose: what it patches (classes, modules) is process-wide too."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.originals: dict[tuple[object, str], Function] = {}
-        self.options: _Options | None = None
-        self.local = threading.local()  # .depth: how many fits run on this thread
-
-    def patch(self, owner: Any, name: str, record: Recorder) -> None:
-        current = vars(owner).get(name)
-        if not isinstance(current, types.FunctionType) or getattr(current, _MARK, False):
-            return
-        self.originals[(owner, name)] = current
-        setattr(owner, name, _wrap(current, record))
-
-    def restore(self) -> None:
-        for (owner, name), original in self.originals.items():
-            setattr(owner, name, original)
-        self.originals.clear()
-        self.options = None
-
-
-_PATCHER = _Patcher()
+_PATCHER = Patcher()
 
 
 def autolog(
@@ -108,66 +80,16 @@ def autolog(
         >>> clf = LogisticRegression().fit(X, y)
         >>> loopml.autolog(disable=True)
     """
-    with _PATCHER.lock:
-        if disable:
-            _PATCHER.restore()
-            return
-        if registered_model_name is not None:
-            check_model_name(registered_model_name)
-        for owner, name, record in _targets():
-            _PATCHER.patch(owner, name, record)
-        _PATCHER.options = _Options(log_models, registered_model_name, log_input_examples)
-
-
-def _targets() -> Iterator[tuple[Any, str, Recorder]]:
-    classes: list[type] = []
-    if _import("sklearn") is not None:
-        found = importlib.import_module("sklearn.utils").all_estimators()
-        selection = importlib.import_module("sklearn.model_selection")
-        pipeline = importlib.import_module("sklearn.pipeline")
-        classes += [cls for _, cls in found]
-        classes += [pipeline.Pipeline, selection.GridSearchCV, selection.RandomizedSearchCV]
-    for library, base in (("xgboost", "XGBModel"), ("lightgbm", "LGBMModel")):
-        if (module := _import(library)) is not None:
-            classes += _subclasses(getattr(module, base))
-            yield module, "train", functools.partial(_record_train, library)
-    for cls in classes:
-        # Patch the class that defines fit: RandomForestClassifier inherits BaseForest.fit.
-        owner = next((c for c in cls.__mro__ if "fit" in vars(c)), None)
-        if owner is not None:
-            yield owner, "fit", _record_fit
-
-
-def _import(name: str) -> Any:
-    if importlib.util.find_spec(name) is None:
-        return None
-    try:
-        # Imported here, not at the top: autolog covers whichever libraries are installed.
-        return importlib.import_module(name)
-    except Exception as exc:
-        log.warning("loopml.autolog skips %s: it is installed but fails to import: %s", name, exc)
-        return None
-
-
-def _subclasses(cls: type) -> list[type]:
-    children: list[type] = cls.__subclasses__()
-    return [cls, *(sub for child in children for sub in _subclasses(child))]
-
-
-def _wrap(original: Function, record: Recorder) -> Function:
-    @functools.wraps(original)
-    def patched(*args: Any, **kwargs: Any) -> Any:
-        options, depth = _PATCHER.options, getattr(_PATCHER.local, "depth", 0)
-        if options is None or depth:
-            return original(*args, **kwargs)
-        _PATCHER.local.depth = depth + 1
-        try:
-            return record(options, original, args, kwargs)
-        finally:
-            _PATCHER.local.depth = depth
-
-    setattr(patched, _MARK, True)
-    return patched
+    if disable:
+        _PATCHER.disable()
+        return
+    if registered_model_name is not None:
+        check_model_name(registered_model_name)
+    options = _Options(log_models, registered_model_name, log_input_examples)
+    _PATCHER.enable(
+        functools.partial(_record_fit, options),
+        lambda library: functools.partial(_record_train, library, options),
+    )
 
 
 @dataclass(slots=True)
