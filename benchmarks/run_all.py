@@ -32,6 +32,7 @@ BENCHMARKS: dict[str, str] = {
     "search": "bench_search_runs",
     "start": "bench_server_start",
     "import": "bench_import_cli",
+    "registry": "bench_registry",
 }
 
 

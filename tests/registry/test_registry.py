@@ -53,6 +53,7 @@ def test_log_model_registers_a_version_linked_to_the_active_run(
     assert "models/churn/loopml-model.json" in paths
     assert "models/churn/model.pkl" in paths
     loaded = loopml.load_model("churn/1")
+    assert (loaded.name, loaded.version) == ("churn", 1)
     np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
 
 

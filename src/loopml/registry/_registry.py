@@ -34,6 +34,7 @@ from loopml.registry._package import MANIFEST_NAME, Manifest, load_package, writ
 from loopml.registry._uris import LATEST, ModelRef, parse_model_uri
 
 if TYPE_CHECKING:
+    from loopml.blobs import BlobStore
     from loopml.registry._model import PackagedModel
     from loopml.registry._signature import Signature
     from loopml.tracking import Client
@@ -67,10 +68,34 @@ class ModelRegistry:
 
             client = default_client()
         self.client = client
+        self._reader: Any = None
+        self._blobs: BlobStore | None = None
 
     @property
     def _models(self) -> Any:
         return self.client.stores.models
+
+    @property
+    def _versions(self) -> Any:
+        """Where versions are read: the stdlib-sqlite3 reader on a local SQLite store
+        (loading a model then never imports SQLAlchemy), else the store's ModelStore."""
+        if self._reader is None:
+            from loopml.store._sqlite_reader import open_sqlite_reader
+
+            settings = self.client.settings
+            local = None if settings.is_remote else open_sqlite_reader(settings.store_uri)
+            self._reader = local or False
+        return self._reader or self._models
+
+    @property
+    def _blob_store(self) -> BlobStore:
+        if self.client.settings.is_remote:
+            return self.client.stores.blobs
+        if self._blobs is None:
+            from loopml.blobs import open_blob_store
+
+            self._blobs = open_blob_store(self.client.settings.blob_uri, self.client.settings)
+        return self._blobs
 
     @property
     def _aliases(self) -> Any:
@@ -175,9 +200,10 @@ class ModelRegistry:
             NotFound: no such model, version or alias (the message lists the aliases).
         """
         ref = uri if isinstance(uri, ModelRef) else parse_model_uri(uri)
+        versions = self._versions
         if ref.version is not None:
-            return self._models.get_version(ref.name, ref.version)  # type: ignore[no-any-return]
-        model = self._models.get_model(ref.name)
+            return versions.get_version(ref.name, ref.version)  # type: ignore[no-any-return]
+        model = versions.get_model(ref.name)
         if ref.alias == LATEST:
             if model.latest_version is None:
                 raise NotFound(f"Model {ref.name!r} has no version that is not archived.")
@@ -187,7 +213,7 @@ class ModelRegistry:
         else:
             known = ", ".join(sorted(model.aliases)) or "none"
             raise NotFound(f"Model {ref.name!r} has no alias {ref.alias!r}; its aliases: {known}.")
-        return self._models.get_version(ref.name, number)  # type: ignore[no-any-return]
+        return versions.get_version(ref.name, number)  # type: ignore[no-any-return]
 
     def load_model(self, uri: str, *, record_input: bool = True) -> PackagedModel:
         """Load a registered version, verifying every file before anything is unpickled.
@@ -217,7 +243,9 @@ class ModelRegistry:
             )
         manifest = Manifest.from_json(version.manifest)
         folder = self._materialise(version, manifest)
-        loaded = load_package(manifest, folder, source=version.ref)
+        loaded = load_package(
+            manifest, folder, source=version.ref, name=version.name, version=version.version
+        )
         if record_input:
             self._record_input(version)
         return loaded
@@ -379,7 +407,7 @@ class ModelRegistry:
             if not _matches(target, entry.digest, entry.size):
                 if target.exists():
                     log.warning("Cached file %s of %s changed; fetching it again.", target, version.ref)
-                self.client.stores.blobs.get_file(entry.digest, target)
+                self._blob_store.get_file(entry.digest, target)
         return folder
 
 

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.domain import (
     ApprovalStatus,
@@ -34,7 +33,7 @@ from loopml.store.sql._schema import (
     registered_models,
     runs,
 )
-from loopml.store.sql._tx import Transactions
+from loopml.store.sql._tx import Transactions, insert_for
 
 __all__ = ["SqlModelStore", "lock_model", "now_micros", "require_model", "require_version"]
 
@@ -46,8 +45,7 @@ class SqlModelStore:
 
     def __init__(self, tx: Transactions) -> None:
         self._tx = tx
-        dialect = tx.engine.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._insert = insert_for(tx.engine)
 
     # -- registered models -------------------------------------------------------------
 

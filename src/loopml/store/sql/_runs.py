@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from loopml.domain import Artifact, Metric, ParamValue, Run, RunPage, RunQuery, RunStatus, RunUpdate
 from loopml.domain.validation import check_name, check_update
@@ -33,7 +32,7 @@ from loopml.store.sql._schema import (
     tags,
 )
 from loopml.store.sql._search import compile_search, encode_offset
-from loopml.store.sql._tx import Transactions
+from loopml.store.sql._tx import Transactions, insert_for
 
 __all__ = ["SqlRunStore"]
 
@@ -45,8 +44,7 @@ class SqlRunStore:
 
     def __init__(self, tx: Transactions) -> None:
         self._tx = tx
-        dialect = tx.engine.dialect.name
-        self._upsert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self._upsert = insert_for(tx.engine)
 
     def create_run(self, run: Run) -> Run:
         """Store a new run. Raises AlreadyExists, NotFound (experiment or parent)."""

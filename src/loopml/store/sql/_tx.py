@@ -15,7 +15,7 @@ from loopml.errors import AlreadyExists, Conflict, LoopmlError, StoreError, Unav
 from loopml.store.sql._convert import to_micros
 from loopml.store.sql._schema import audit_events
 
-__all__ = ["Transactions"]
+__all__ = ["Transactions", "insert_for"]
 
 
 class Transactions:
@@ -66,6 +66,21 @@ class Transactions:
             conn.execution_options(sqlite_begin="IMMEDIATE")
             with conn.begin():
                 yield conn
+
+
+def insert_for(engine: Engine) -> Any:
+    """The dialect's ``insert`` construct, which has ``on_conflict_do_*`` (upserts).
+
+    Imported here, for the engine's dialect only: importing the PostgreSQL dialect also
+    loads its async drivers' modules, 20-30 ms that a SQLite store never needs.
+    """
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert
 
 
 # Words of driver errors that mean the database could not be reached at all.
