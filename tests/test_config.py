@@ -97,3 +97,45 @@ def test_environment_is_read_only_in_config() -> None:
         and re.search(r"os\.environ|os\.getenv|getenv\(", path.read_text())
     ]
     assert offenders == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"server_port": 80.5}, "server_port: expected a whole number"),
+        ({"server_port": True}, "server_port: expected a whole number"),
+        ({"http_timeout": "nan"}, "http_timeout: expected a number"),
+        ({"tracking_flush_interval": 4000}, "tracking_flush_interval: must be at most 3600"),
+        ({"store_uri": 5}, "store_uri: expected text"),
+        ({"colour": "blue"}, r"Unknown setting\(s\) \['colour'\]"),
+    ],
+    ids=["fraction", "bool", "nan", "too-long", "not-text", "unknown"],
+)
+def test_more_bad_values_are_refused(
+    tmp_path: Path, overrides: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        load_settings({"home": tmp_path, **overrides}, environ={})
+
+
+def test_values_from_text_are_typed(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"home": tmp_path},
+        environ={
+            "LOOPML_SERVER_PORT": " 9000 ",
+            "LOOPML_HTTP_TIMEOUT": "2.5",
+            "LOOPML_TRACKING_TOKEN": "t",
+        },
+    )
+    assert (settings.server_port, settings.http_timeout) == (9000, 2.5)
+    assert settings.tracking_token is not None
+    assert settings.tracking_token.get_secret_value() == "t"
+    assert settings.origins["server_port"] == "env"
+
+
+def test_loading_settings_imports_no_validation_library() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, loopml.config as c; c.load_settings(); print('pydantic' in sys.modules)"
+    assert subprocess.check_output([sys.executable, "-c", code], text=True).strip() == "False"

@@ -9,17 +9,24 @@ This is the only module that reads ``os.environ``.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-
 from loopml.errors import InvalidInput
 
-__all__ = ["CONFIG_FILE_NAME", "HOME_DIR_NAME", "Origin", "Settings", "find_home", "load_settings"]
+__all__ = [
+    "CONFIG_FILE_NAME",
+    "HOME_DIR_NAME",
+    "Origin",
+    "Secret",
+    "Settings",
+    "find_home",
+    "load_settings",
+]
 
 HOME_DIR_NAME = ".loopml"
 CONFIG_FILE_NAME = "config.toml"
@@ -39,8 +46,39 @@ def find_home(start: Path | None = None) -> Path:
     return Path.home() / HOME_DIR_NAME
 
 
-class Settings(BaseModel):
+class Secret:
+    """A secret setting: shown as ``**********`` everywhere, read with
+    :meth:`get_secret_value`."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        """The secret itself."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return "**********"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
     """Every setting of loopml. Build it with :func:`load_settings`.
+
+    A plain frozen dataclass, checked by :func:`load_settings`: loading settings is on
+    the path of every process start (loading a model in a fresh process among them), and
+    a validation library costs more to import than everything else loopml does there.
 
     Attributes:
         home: the project home (``.loopml``); holds the SQLite file, blobs and config.
@@ -52,42 +90,26 @@ class Settings(BaseModel):
             local store; unset means local.
     """
 
-    # A plain model: load_settings() merges the layers (flags, LOOPML_* variables, the
-    # config file) itself, to record where each value came from; pydantic-settings would
-    # add 60 ms to every start of a process for nothing.
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     home: Path
     store_uri: str = ""
     blob_uri: str = ""
     tracking_uri: str | None = None
-    tracking_token: SecretStr | None = None
-    tracking_flush_interval: float = Field(default=1.0, gt=0, le=3600)
-    tracking_heartbeat_interval: float = Field(default=10.0, gt=0)
-    tracking_heartbeat_timeout: float = Field(default=120.0, gt=0)
+    tracking_token: Secret | None = None
+    tracking_flush_interval: float = 1.0
+    tracking_heartbeat_interval: float = 10.0
+    tracking_heartbeat_timeout: float = 120.0
     s3_endpoint_url: str | None = None
     server_host: str = "127.0.0.1"
-    server_port: int = Field(default=8476, ge=1, le=65535)
-    http_timeout: float = Field(default=30.0, gt=0)
-    origins: dict[str, Origin] = Field(default_factory=dict, exclude=True, repr=False)
+    server_port: int = 8476
+    http_timeout: float = 30.0
+    origins: dict[str, Origin] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
-    @field_validator("tracking_uri")
-    @classmethod
-    def _check_tracking_uri(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
-
-    @model_validator(mode="after")
-    def _derive_locations(self) -> Settings:
-        # Frozen model: derived defaults are filled in once, here, never later.
+    def __post_init__(self) -> None:
+        # Frozen: derived defaults are filled in once, here, never later.
         if not self.store_uri:
             object.__setattr__(self, "store_uri", f"sqlite:///{self.home / 'loopml.db'}")
         if not self.blob_uri:
             object.__setattr__(self, "blob_uri", (self.home / "blobs").as_uri())
-        return self
 
     @property
     def is_remote(self) -> bool:
@@ -97,20 +119,95 @@ class Settings(BaseModel):
     def describe(self) -> list[tuple[str, str, Origin]]:
         """Each setting as ``(name, value shown, origin)``; secrets stay masked."""
         rows: list[tuple[str, str, Origin]] = []
-        for name in type(self).model_fields:
-            if name == "origins":
-                continue
+        for name in SETTING_NAMES:
             value = getattr(self, name)
             shown = "" if value is None else str(value)
             rows.append((name, shown, self.origins.get(name, "default")))
         return rows
 
 
+SETTING_NAMES = tuple(f.name for f in dataclasses.fields(Settings) if f.name != "origins")
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str | Path):
+        raise ValueError(f"expected text, got {value!r}")
+    return str(value)
+
+
+def _optional_text(value: object) -> str | None:
+    return _text(value) or None
+
+
+def _tracking_uri(value: object) -> str | None:
+    text = _optional_text(value)
+    if text is None:
+        return None
+    if not text.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {text!r}")
+    return text.rstrip("/")
+
+
+def _secret(value: object) -> Secret | None:
+    if isinstance(value, Secret):
+        return value
+    text = _optional_text(value)
+    return None if text is None else Secret(text)
+
+
+def _number(
+    kind: type[float] | type[int],
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    at_most: float | None = None,
+) -> Callable[[object], float]:
+    """A check that parses a number (from text too) and keeps it within bounds."""
+    wanted = "a whole number" if kind is int else "a number"
+
+    def check(value: object) -> float:
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise ValueError(f"expected {wanted}, got {value!r}")
+        try:
+            number = kind(value.strip() if isinstance(value, str) else value)
+        except ValueError:
+            raise ValueError(f"expected {wanted}, got {value!r}") from None
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"expected {wanted}, got {value!r}")
+        if number != number:  # NaN
+            raise ValueError(f"expected {wanted}, got {value!r}")
+        if above is not None and not number > above:
+            raise ValueError(f"must be greater than {above:g}, got {value!r}")
+        if at_least is not None and number < at_least:
+            raise ValueError(f"must be at least {at_least:g}, got {value!r}")
+        if at_most is not None and number > at_most:
+            raise ValueError(f"must be at most {at_most:g}, got {value!r}")
+        return number
+
+    return check
+
+
+_CHECKS: dict[str, Callable[[object], Any]] = {
+    "home": lambda value: Path(_text(value)),
+    "store_uri": _text,
+    "blob_uri": _text,
+    "tracking_uri": _tracking_uri,
+    "tracking_token": _secret,
+    "tracking_flush_interval": _number(float, above=0, at_most=3600),
+    "tracking_heartbeat_interval": _number(float, above=0),
+    "tracking_heartbeat_timeout": _number(float, above=0),
+    "s3_endpoint_url": _optional_text,
+    "server_host": _text,
+    "server_port": _number(int, at_least=1, at_most=65535),
+    "http_timeout": _number(float, above=0),
+}
+
+
 def _env_layer(environ: Mapping[str, str]) -> dict[str, str]:
     layer: dict[str, str] = {}
-    for name in Settings.model_fields:
+    for name in SETTING_NAMES:
         key = f"LOOPML_{name.upper()}"
-        if name != "origins" and environ.get(key, "") != "":
+        if environ.get(key, "") != "":
             layer[name] = environ[key]
     return layer
 
@@ -123,9 +220,9 @@ def _file_layer(path: Path) -> dict[str, Any]:
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidInput(f"Cannot read config file {path}: {exc}") from exc
     table = data.get("loopml", data)
-    unknown = sorted(set(table) - set(Settings.model_fields) - {"origins"})
+    unknown = sorted(set(table) - set(SETTING_NAMES))
     if unknown:
-        known = ", ".join(n for n in Settings.model_fields if n != "origins")
+        known = ", ".join(SETTING_NAMES)
         raise InvalidInput(f"Unknown setting(s) {unknown} in {path}; known settings: {known}.")
     return dict(table)
 
@@ -145,9 +242,15 @@ def load_settings(
         cwd: where to start looking for a project home; the working directory when not given.
 
     Raises:
-        InvalidInput: a setting has a malformed value or the config file is unreadable.
+        InvalidInput: a setting is unknown or has a malformed value (the message names
+            it), or the config file is unreadable.
     """
     flags = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = sorted(set(flags) - set(SETTING_NAMES))
+    if unknown:
+        raise InvalidInput(
+            f"Unknown setting(s) {unknown}; known settings: {', '.join(SETTING_NAMES)}."
+        )
     env = _env_layer(os.environ if environ is None else environ)
     home = Path(flags.get("home") or env.get("home") or find_home(cwd)).expanduser()
     layers: list[tuple[Origin, Mapping[str, Any]]] = [
@@ -163,16 +266,10 @@ def load_settings(
             origins[name] = origin
     values["home"] = home
     origins.setdefault("home", "default")
-    try:
-        return Settings(**values, origins=origins)
-    except ValueError as exc:  # pydantic.ValidationError is a ValueError
-        raise InvalidInput(f"Invalid settings: {_first_error(exc)}") from exc
-
-
-def _first_error(exc: ValueError) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        field = ".".join(str(p) for p in first.get("loc", ()))
-        return f"{field}: {first.get('msg')} (got {first.get('input')!r})"
-    return str(exc)
+    checked: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            checked[name] = _CHECKS[name](value)
+        except ValueError as exc:
+            raise InvalidInput(f"Invalid settings: {name}: {exc}") from None
+    return Settings(**checked, origins=origins)
