@@ -88,7 +88,24 @@ class Flavor(Protocol):
         ...
 
 
-class SklearnFlavor:
+class _EstimatorCalls:
+    """``predict`` and ``predict_proba`` of a scikit-learn-style estimator, called on the
+    input in the form it was fit on; shared by the flavors of such estimators."""
+
+    def predict(self, raw: Any, prepared: Any) -> Any:
+        """``raw.predict`` on the input in the form the estimator was fit on."""
+        return raw.predict(_as_fitted(raw, prepared))
+
+    def has_predict_proba(self, raw: object) -> bool:
+        """Whether the model offers ``predict_proba`` (scikit-learn hides it otherwise)."""
+        return hasattr(raw, "predict_proba")
+
+    def predict_proba(self, raw: Any, prepared: Any) -> Any:
+        """``raw.predict_proba`` on the input in the form the estimator was fit on."""
+        return raw.predict_proba(_as_fitted(raw, prepared))
+
+
+class SklearnFlavor(_EstimatorCalls):
     """Any scikit-learn estimator, pipelines included, pickled with cloudpickle."""
 
     name = "sklearn"
@@ -105,18 +122,6 @@ class SklearnFlavor:
     def load(self, src_dir: Path, loader_config: Mapping[str, Any]) -> object:
         """Unpickle the estimator."""
         return load_pickle(src_dir, loader_config)
-
-    def predict(self, raw: Any, prepared: Any) -> Any:
-        """``raw.predict``, with the input in the form the estimator was fit on."""
-        return raw.predict(_as_fitted(raw, prepared))
-
-    def has_predict_proba(self, raw: object) -> bool:
-        """Whether the estimator offers ``predict_proba`` (scikit-learn hides it otherwise)."""
-        return hasattr(raw, "predict_proba")
-
-    def predict_proba(self, raw: Any, prepared: Any) -> Any:
-        """``raw.predict_proba`` on the input in the form the estimator was fit on."""
-        return raw.predict_proba(_as_fitted(raw, prepared))
 
     def wants(self, raw: object) -> Want:
         """A DataFrame for estimators fit on one (they record ``feature_names_in_``)."""
@@ -191,7 +196,7 @@ class XGBoostFlavor:
         return _is_instance(raw, "xgboost.core", "Booster")
 
 
-class LightGBMFlavor:
+class LightGBMFlavor(_EstimatorCalls):
     """LightGBM boosters (native text) and scikit-learn wrappers (pickled, since the
     native format loses the wrapper's attributes such as ``classes_``)."""
 
@@ -219,18 +224,6 @@ class LightGBMFlavor:
         import lightgbm  # only packages of this flavor need it
 
         return lightgbm.Booster(model_file=str(src_dir / config_str(loader_config, "file")))
-
-    def predict(self, raw: Any, prepared: Any) -> Any:
-        """``raw.predict``; for a binary booster this is the positive-class probability."""
-        return raw.predict(_as_fitted(raw, prepared))
-
-    def has_predict_proba(self, raw: object) -> bool:
-        """Whether the model is a classifier wrapper."""
-        return hasattr(raw, "predict_proba")
-
-    def predict_proba(self, raw: Any, prepared: Any) -> Any:
-        """The wrapper's ``predict_proba``."""
-        return raw.predict_proba(_as_fitted(raw, prepared))
 
     def wants(self, raw: object) -> Want:
         """A DataFrame for wrappers fit on one and boosters with pandas categoricals."""

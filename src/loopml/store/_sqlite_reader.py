@@ -12,22 +12,20 @@ to the adapter's.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from loopml.domain import ModelVersion, RegisteredModel, VersionStatus
 from loopml.errors import NotFound
+from loopml.store._rows import model_record, no_model_message, version_record
 
 __all__ = ["SqliteModelReader", "open_sqlite_reader"]
 
 # The Alembic revision whose tables this reader knows (store/sql/_engine.HEAD_REVISION;
 # a test keeps the two equal).
 KNOWN_REVISION = "0002_registry"
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def open_sqlite_reader(store_uri: str) -> SqliteModelReader | None:
@@ -67,7 +65,7 @@ class SqliteModelReader:
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM registered_models WHERE name = ?", (name,)).fetchone()
             if row is None:
-                raise NotFound(_no_model(name))
+                raise NotFound(no_model_message(name))
             tags = _pairs(conn, "SELECT key, value FROM model_tags WHERE name = ?", (name,))
             aliases = _pairs(
                 conn,
@@ -78,16 +76,7 @@ class SqliteModelReader:
                 "SELECT max(version) FROM model_versions WHERE name = ? AND status = ?",
                 (name, VersionStatus.READY.value),
             ).fetchone()[0]
-        return RegisteredModel(
-            name=row["name"],
-            created_at=_from_micros(row["created_at"]),
-            updated_at=_from_micros(row["updated_at"]),
-            description=row["description"],
-            tags=dict(sorted(tags)),
-            protected_aliases=tuple(json.loads(row["protected_aliases"])),
-            latest_version=latest,
-            aliases=dict(sorted(aliases)),
-        )
+        return model_record(row, tags, aliases, latest)
 
     def get_version(self, name: str, version: int) -> ModelVersion:
         """One version with its tags, aliases and parents. Raises NotFound."""
@@ -101,10 +90,14 @@ class SqliteModelReader:
                     "SELECT 1 FROM registered_models WHERE name = ?", (name,)
                 ).fetchone()
                 raise NotFound(
-                    _no_model(name) if known is None else f"Model {name!r} has no version {version}."
+                    no_model_message(name)
+                    if known is None
+                    else f"Model {name!r} has no version {version}."
                 )
             tags = _pairs(
-                conn, "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?", key
+                conn,
+                "SELECT key, value FROM model_version_tags WHERE name = ? AND version = ?",
+                key,
             )
             aliases = conn.execute(
                 "SELECT alias FROM model_aliases WHERE name = ? AND version = ?", key
@@ -114,22 +107,7 @@ class SqliteModelReader:
                 "WHERE name = ? AND version = ?",
                 key,
             ).fetchall()
-        return ModelVersion(
-            name=row["name"],
-            version=row["version"],
-            created_at=_from_micros(row["created_at"]),
-            created_by=row["created_by"],
-            flavor=row["flavor"],
-            manifest=row["manifest"],
-            manifest_digest=row["manifest_digest"],
-            run_id=row["run_id"],
-            artifact_path=row["artifact_path"],
-            status=VersionStatus(row["status"]),
-            description=row["description"],
-            tags=dict(sorted(tags)),
-            aliases=tuple(sorted(alias for (alias,) in aliases)),
-            parents=tuple(sorted((str(n), int(v)) for n, v in parents)),
-        )
+        return version_record(row, tags, (alias for (alias,) in aliases), parents)
 
     def _connect(self) -> _Closing:
         conn = sqlite3.connect(self._uri, uri=True, timeout=5.0)
@@ -152,11 +130,3 @@ class _Closing:
 
 def _pairs(conn: sqlite3.Connection, query: str, args: Sequence[Any]) -> list[tuple[Any, Any]]:
     return [(first, second) for first, second in conn.execute(query, tuple(args)).fetchall()]
-
-
-def _from_micros(micros: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=micros)
-
-
-def _no_model(name: str) -> str:
-    return f"No registered model named {name!r}; `loopml models list` shows the models."

@@ -22,7 +22,8 @@ from loopml.domain import (
 from loopml.domain.registry_names import check_alias, check_model_name, check_version_number
 from loopml.domain.validation import check_key, check_tag_value
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
-from loopml.store.sql._convert import from_micros, to_micros
+from loopml.store._rows import model_record, no_model_message, version_record
+from loopml.store.sql._convert import to_micros
 from loopml.store.sql._schema import (
     approval_requests,
     model_aliases,
@@ -121,13 +122,22 @@ class SqlModelStore:
             number = self._next_number(conn, draft.name)
             conn.execute(model_versions.insert().values(_version_row(draft, number, self._tx)))
             _write_tags(
-                conn, model_version_tags, {"name": draft.name, "version": number}, tags, self._insert
+                conn,
+                model_version_tags,
+                {"name": draft.name, "version": number},
+                tags,
+                self._insert,
             )
             if draft.parents:
                 conn.execute(
                     model_version_parents.insert(),
                     [
-                        {"name": draft.name, "version": number, "parent_name": n, "parent_version": v}
+                        {
+                            "name": draft.name,
+                            "version": number,
+                            "parent_name": n,
+                            "parent_version": v,
+                        }
                         for n, v in sorted(set(draft.parents))
                     ],
                 )
@@ -178,15 +188,15 @@ class SqlModelStore:
                 _refuse_if_referenced(conn, name, version, "archive")
             if values:
                 conn.execute(
-                    model_versions.update()
-                    .where(_version_is(name, version))
-                    .values(values)
+                    model_versions.update().where(_version_is(name, version)).values(values)
                 )
             _write_tags(
                 conn, model_version_tags, {"name": name, "version": version}, tags, self._insert
             )
             details = {"before": {k: before[k] for k in values}, "after": values, "tags": tags}
-            self._tx.audit(conn, "model_version.update", "model_version", f"{name}/{version}", details)
+            self._tx.audit(
+                conn, "model_version.update", "model_version", f"{name}/{version}", details
+            )
         return self.get_version(name, version)
 
     def delete_version(self, name: str, version: int) -> None:
@@ -301,7 +311,7 @@ def now_micros() -> int:
 
 
 def _no_model(name: str) -> str:
-    return f"No registered model named {name!r}; `loopml models list` shows the models."
+    return no_model_message(name)
 
 
 def _model_exists(name: str) -> Any:
@@ -338,7 +348,9 @@ def _write_tags(
     removed = [key for key, value in tags.items() if value is None]
     if removed:
         conn.execute(delete(table).where(*owner_match, table.c.key.in_(removed)))
-    kept = [{**owner, "key": key, "value": value} for key, value in tags.items() if value is not None]
+    kept = [
+        {**owner, "key": key, "value": value} for key, value in tags.items() if value is not None
+    ]
     if kept:
         statement = insert_for_dialect(table)
         statement = statement.on_conflict_do_update(
@@ -348,11 +360,15 @@ def _write_tags(
 
 
 def _refuse_if_referenced(conn: Connection, name: str, version: int, verb: str) -> None:
-    aliases = conn.execute(
-        select(model_aliases.c.alias).where(
-            model_aliases.c.name == name, model_aliases.c.version == version
+    aliases = (
+        conn.execute(
+            select(model_aliases.c.alias).where(
+                model_aliases.c.name == name, model_aliases.c.version == version
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if aliases:
         names = ", ".join(repr(a) for a in sorted(aliases))
         raise Conflict(
@@ -412,15 +428,8 @@ def _load_models(conn: Connection, rows: list[Mapping[Any, Any]]) -> list[Regist
     )
     latest = {name: number for name, number in conn.execute(latest_rows).all()}
     return [
-        RegisteredModel(
-            name=row["name"],
-            created_at=from_micros(row["created_at"]),
-            updated_at=from_micros(row["updated_at"]),
-            description=row["description"],
-            tags=dict(sorted(tags[row["name"]].items())),
-            protected_aliases=tuple(json.loads(row["protected_aliases"])),
-            latest_version=latest.get(row["name"]),
-            aliases=dict(sorted(aliases[row["name"]].items())),
+        model_record(
+            row, tags[row["name"]].items(), aliases[row["name"]].items(), latest.get(row["name"])
         )
         for row in rows
     ]
@@ -451,22 +460,8 @@ def _load_versions(
     for parent in conn.execute(parent_rows):
         parents[parent.version].append((parent.parent_name, parent.parent_version))
     return [
-        ModelVersion(
-            name=row["name"],
-            version=row["version"],
-            created_at=from_micros(row["created_at"]),
-            created_by=row["created_by"],
-            flavor=row["flavor"],
-            manifest=row["manifest"],
-            manifest_digest=row["manifest_digest"],
-            run_id=row["run_id"],
-            artifact_path=row["artifact_path"],
-            status=VersionStatus(row["status"]),
-            description=row["description"],
-            tags=dict(sorted(tags[row["version"]].items())),
-            aliases=tuple(sorted(aliases[row["version"]])),
-            parents=tuple(sorted(parents[row["version"]])),
+        version_record(
+            row, tags[row["version"]].items(), aliases[row["version"]], parents[row["version"]]
         )
         for row in rows
     ]
-
