@@ -1,5 +1,12 @@
 """Plain typed records shared by every layer: no I/O, no framework imports."""
 
+from loopml.domain.data import (
+    CheckReportRecord,
+    DatasetVersion,
+    DatasetVersionDraft,
+    FileEntry,
+    FilePart,
+)
 from loopml.domain.registry import (
     AliasMove,
     ApprovalRequest,
@@ -31,7 +38,12 @@ __all__ = [
     "ApprovalRequest",
     "ApprovalStatus",
     "Artifact",
+    "CheckReportRecord",
+    "DatasetVersion",
+    "DatasetVersionDraft",
     "Experiment",
+    "FileEntry",
+    "FilePart",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",

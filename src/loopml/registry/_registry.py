@@ -27,7 +27,7 @@ from loopml.domain import (
     VersionStatus,
     VersionUpdate,
 )
-from loopml.domain.registry_names import check_model_name
+from loopml.domain.names import check_model_name
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 from loopml.errors import InvalidInput, NotFound, StoreError
 from loopml.registry._package import MANIFEST_NAME, Manifest, load_package, write_package

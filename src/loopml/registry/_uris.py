@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from loopml.domain.registry_names import check_alias, check_model_name
+from loopml.domain.names import check_alias, check_model_name
 from loopml.errors import InvalidInput
 
 __all__ = ["ModelRef", "parse_model_uri"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from loopml.domain import ParamValue, RunStatus
-from loopml.domain.registry_names import check_model_name
+from loopml.domain.names import check_model_name
 from loopml.domain.validation import MAX_KEY_LENGTH, MAX_PARAM_LENGTH
 from loopml.registry._patching import Function, Patcher
 from loopml.tracking import DEFAULT_EXPERIMENT, Client, active_run, default_client

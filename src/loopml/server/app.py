@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from loopml import __version__
 from loopml.errors import LoopmlError
-from loopml.server import _blobs, _experiments, _models, _runs
+from loopml.server import _blobs, _datasets, _experiments, _models, _runs
 from loopml.server._deps import reply
 from loopml.server.errors import install_error_handlers
 from loopml.store.rest.schemas import API_PREFIX, HealthBody
@@ -71,7 +71,13 @@ def create_app(settings: Settings, *, reap_interval: float = REAP_INTERVAL_S) ->
         lifespan=_lifespan(settings, reap_interval),
     )
     install_error_handlers(app)
-    routers = (_experiments.router, _runs.router, _models.router, _models.approvals_router)
+    routers = (
+        _experiments.router,
+        _runs.router,
+        _models.router,
+        _models.approvals_router,
+        _datasets.router,
+    )
     for router in (_health, *routers, _blobs.router):
         app.include_router(router, prefix=API_PREFIX)
     return app

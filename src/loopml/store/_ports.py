@@ -14,6 +14,9 @@ from loopml.domain import (
     ApprovalRequest,
     ApprovalStatus,
     Artifact,
+    CheckReportRecord,
+    DatasetVersion,
+    DatasetVersionDraft,
     Experiment,
     Metric,
     ModelUpdate,
@@ -29,7 +32,7 @@ from loopml.domain import (
 )
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 
-__all__ = ["AliasStore", "ExperimentStore", "ModelStore", "RunStore"]
+__all__ = ["AliasStore", "DatasetStore", "ExperimentStore", "ModelStore", "RunStore"]
 
 
 @runtime_checkable
@@ -231,4 +234,47 @@ class AliasStore(Protocol):
         self, name: str | None = None, status: ApprovalStatus | None = None
     ) -> list[ApprovalRequest]:
         """Approval requests, newest first, of one model and/or in one state."""
+        ...
+
+
+@runtime_checkable
+class DatasetStore(Protocol):
+    """Dataset versions (their manifests live in the blob store) and data-check reports.
+
+    Versions are numbered from 1 per dataset and immutable; a number is never reused.
+    """
+
+    def create_version(self, draft: DatasetVersionDraft) -> tuple[DatasetVersion, bool]:
+        """Record the next version of ``draft.name`` (creating the dataset), unless its
+        newest version has the same ``content_digest``: then that version and False.
+
+        Raises:
+            NotFound: the producing run does not exist.
+            InvalidInput: a malformed name or field.
+        """
+        ...
+
+    def get_version(self, name: str, version: int) -> DatasetVersion:
+        """One version. Raises NotFound naming the dataset or the version."""
+        ...
+
+    def latest_version(self, name: str) -> DatasetVersion:
+        """The newest version. Raises NotFound (no such dataset)."""
+        ...
+
+    def list_versions(self, name: str) -> list[DatasetVersion]:
+        """Every version, newest first. Raises NotFound (no such dataset)."""
+        ...
+
+    def list_datasets(self) -> list[DatasetVersion]:
+        """The newest version of every dataset, by name."""
+        ...
+
+    def save_check_report(self, record: CheckReportRecord) -> CheckReportRecord:
+        """Store a report of data checks run on a version (``id`` chosen by the caller).
+        Raises NotFound (version), AlreadyExists (id)."""
+        ...
+
+    def list_check_reports(self, name: str, version: int | None = None) -> list[CheckReportRecord]:
+        """Check reports of a dataset (or of one version), newest first."""
         ...

@@ -12,7 +12,13 @@ from loopml.errors import InvalidInput, StoreError
 if TYPE_CHECKING:
     from loopml.blobs import BlobStore
     from loopml.config import Settings
-    from loopml.store._ports import AliasStore, ExperimentStore, ModelStore, RunStore
+    from loopml.store._ports import (
+        AliasStore,
+        DatasetStore,
+        ExperimentStore,
+        ModelStore,
+        RunStore,
+    )
 
 __all__ = ["Stores", "open_stores"]
 
@@ -25,6 +31,7 @@ class Stores:
     runs: RunStore
     models: ModelStore
     aliases: AliasStore
+    datasets: DatasetStore
     blobs: BlobStore
     close: Callable[[], None] = field(default=lambda: None)
 

@@ -9,9 +9,16 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from loopml.domain import ModelVersion, RegisteredModel, VersionStatus
+from loopml.domain import DatasetVersion, ModelVersion, RegisteredModel, VersionStatus
 
-__all__ = ["from_micros", "model_record", "no_model_message", "version_record"]
+__all__ = [
+    "dataset_version_record",
+    "from_micros",
+    "model_record",
+    "no_dataset_message",
+    "no_model_message",
+    "version_record",
+]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -27,7 +34,7 @@ def no_model_message(name: str) -> str:
 
 
 def model_record(
-    row: Mapping[str, Any],
+    row: Mapping[Any, Any],
     tags: Iterable[tuple[str, str]],
     aliases: Iterable[tuple[str, int]],
     latest_version: int | None,
@@ -46,7 +53,7 @@ def model_record(
 
 
 def version_record(
-    row: Mapping[str, Any],
+    row: Mapping[Any, Any],
     tags: Iterable[tuple[str, str]],
     aliases: Iterable[str],
     parents: Iterable[tuple[str, int]],
@@ -67,4 +74,28 @@ def version_record(
         tags=dict(sorted(tags)),
         aliases=tuple(sorted(aliases)),
         parents=tuple(sorted((str(name), int(number)) for name, number in parents)),
+    )
+
+
+def no_dataset_message(name: str) -> str:
+    """The NotFound message of an unknown dataset."""
+    return f"No dataset named {name!r}; `loopml data list` shows the datasets."
+
+
+def dataset_version_record(row: Mapping[Any, Any]) -> DatasetVersion:
+    """A ``dataset_versions`` row."""
+    return DatasetVersion(
+        name=row["name"],
+        version=row["version"],
+        created_at=from_micros(row["created_at"]),
+        author=row["author"],
+        message=row["message"],
+        manifest_digest=row["manifest_digest"],
+        content_digest=row["content_digest"],
+        file_count=int(row["file_count"]),
+        total_bytes=int(row["total_bytes"]),
+        source_path=row["source_path"],
+        run_id=row["run_id"],
+        schema=row["schema"],
+        profile_digest=row["profile_digest"],
     )

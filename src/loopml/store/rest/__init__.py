@@ -21,6 +21,7 @@ from loopml.store._registry import Stores
 from loopml.store.rest._http import HttpTransport
 from loopml.store.rest.aliases import RestAliasStore
 from loopml.store.rest.blobs import RestBlobStore
+from loopml.store.rest.datasets import RestDatasetStore
 from loopml.store.rest.experiments import RestExperimentStore
 from loopml.store.rest.models import RestModelStore
 from loopml.store.rest.runs import RestRunStore
@@ -32,6 +33,7 @@ __all__ = [
     "HttpTransport",
     "RestAliasStore",
     "RestBlobStore",
+    "RestDatasetStore",
     "RestExperimentStore",
     "RestModelStore",
     "RestRunStore",
@@ -57,6 +59,7 @@ def open_rest_stores(settings: Settings) -> Stores:
         runs=RestRunStore(transport),
         models=RestModelStore(transport),
         aliases=RestAliasStore(transport),
+        datasets=RestDatasetStore(transport),
         blobs=RestBlobStore(settings.tracking_uri, settings, transport=transport),
         close=transport.close,
     )

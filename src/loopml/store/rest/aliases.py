@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loopml.domain import AliasMove, ApprovalRequest, ApprovalStatus
-from loopml.domain.registry_names import check_alias
+from loopml.domain.names import check_alias
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 from loopml.store.rest._http import HttpTransport, segment
 from loopml.store.rest.models import model_path, path_segment

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from loopml.domain import ModelUpdate, ModelVersion, RegisteredModel, VersionDraft, VersionUpdate
-from loopml.domain.registry_names import check_model_name
+from loopml.domain.names import check_model_name
 from loopml.store.rest._http import HttpTransport, segment
 from loopml.store.rest.registry_schemas import (
     ModelCreate,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from loopml.store.sql._aliases import SqlAliasStore
+from loopml.store.sql._datasets import SqlDatasetStore
 from loopml.store.sql._engine import (
     HEAD_REVISION,
     create_schema,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "HEAD_REVISION",
     "SqlAliasStore",
+    "SqlDatasetStore",
     "SqlExperimentStore",
     "SqlModelStore",
     "SqlRunStore",
@@ -61,6 +63,7 @@ def open_sql_stores(settings: Settings) -> Stores:
         runs=SqlRunStore(tx),
         models=SqlModelStore(tx),
         aliases=SqlAliasStore(tx),
+        datasets=SqlDatasetStore(tx),
         blobs=open_blob_store(settings.blob_uri, settings),
         close=engine.dispose,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select, update
 
 from loopml.domain import AliasMove, ApprovalRequest, ApprovalStatus, VersionStatus
-from loopml.domain.registry_names import check_alias, check_model_name, check_version_number
+from loopml.domain.names import check_alias, check_model_name, check_version_number
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound, PermissionDenied
 from loopml.store.sql._convert import from_micros

@@ -19,7 +19,7 @@ from loopml.domain import (
     VersionStatus,
     VersionUpdate,
 )
-from loopml.domain.registry_names import check_alias, check_model_name, check_version_number
+from loopml.domain.names import check_alias, check_model_name, check_version_number
 from loopml.domain.validation import check_key, check_tag_value
 from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from loopml.store._rows import model_record, no_model_message, version_record

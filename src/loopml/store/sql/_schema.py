@@ -33,6 +33,9 @@ __all__ = [
     "approval_requests",
     "artifacts",
     "audit_events",
+    "check_reports",
+    "dataset_versions",
+    "datasets",
     "experiments",
     "latest_metrics",
     "metadata",
@@ -280,4 +283,52 @@ approval_requests = Table(
     Column("decided_at", BigInteger),
     Column("decision_comment", Text, nullable=False),
     Index(None, "name", "status"),
+)
+
+
+# -- data versioning -----------------------------------------------------------------
+
+DATASET = String(250)
+DIGEST = String(64)
+
+# ``last_version`` numbers versions under the row's lock, as for registered models.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("name", DATASET, primary_key=True),
+    Column("last_version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("name", DATASET, ForeignKey("datasets.name"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("manifest_digest", DIGEST, nullable=False),
+    Column("content_digest", DIGEST, nullable=False),
+    Column("file_count", BigInteger, nullable=False),
+    Column("total_bytes", BigInteger, nullable=False),
+    Column("source_path", Text),
+    Column("run_id", ID, ForeignKey("runs.id")),
+    Column("schema", Text, nullable=False),  # JSON: tabular file -> its schema
+    Column("profile_digest", DIGEST),  # blob of the tabular files' profiles
+    Index(None, "run_id"),
+)
+
+check_reports = Table(
+    "check_reports",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", DATASET, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("passed", Boolean, nullable=False),
+    Column("suite", String(250), nullable=False),
+    Column("report", Text, nullable=False),
+    Index(None, "name", "version"),
 )

@@ -1,4 +1,4 @@
-"""The registry contract suites against SQLite and PostgreSQL."""
+"""The registry and dataset contract suites against SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from sqlalchemy import Engine, select
 from loopml.domain import VersionDraft
 from loopml.store.sql import (
     SqlAliasStore,
+    SqlDatasetStore,
     SqlExperimentStore,
     SqlModelStore,
     SqlRunStore,
     Transactions,
     create_store_engine,
 )
+from loopml.testing.datasets import DatasetStoreContract, DatasetStores
 from loopml.testing.registry import AliasStoreContract, ModelStoreContract, RegistryStores
 
 
@@ -74,3 +76,18 @@ def test_registry_changes_write_audit_events(sqlite_engine: Engine) -> None:
         ("alias.move", "audited"),
         ("approval.approve", "req1"),
     ]
+
+
+class TestSqliteDatasets(DatasetStoreContract):
+    @pytest.fixture
+    def dataset_stores(self, sqlite_engine: Engine) -> DatasetStores:
+        tx = Transactions(sqlite_engine, actor="ana@host")
+        return DatasetStores(SqlExperimentStore(tx), SqlRunStore(tx), SqlDatasetStore(tx))
+
+
+@pytest.mark.postgres
+class TestPostgresDatasets(DatasetStoreContract):
+    @pytest.fixture
+    def dataset_stores(self, postgres_engine: Engine) -> DatasetStores:
+        tx = Transactions(postgres_engine, actor="ana@host")
+        return DatasetStores(SqlExperimentStore(tx), SqlRunStore(tx), SqlDatasetStore(tx))

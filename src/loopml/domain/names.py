@@ -1,4 +1,4 @@
-"""Validation of registry names: registered models, aliases, version numbers.
+"""Validation of names in URIs: registered models, aliases, datasets, version numbers.
 
 Model URIs are ``name/3``, ``name@alias`` and ``name@latest``, so a model name holds
 no ``/`` or ``@``, and an alias is never a number nor the reserved word ``latest``.
@@ -10,7 +10,13 @@ import re
 
 from loopml.errors import InvalidInput
 
-__all__ = ["RESERVED_ALIASES", "check_alias", "check_model_name", "check_version_number"]
+__all__ = [
+    "RESERVED_ALIASES",
+    "check_alias",
+    "check_dataset_name",
+    "check_model_name",
+    "check_version_number",
+]
 
 RESERVED_ALIASES = frozenset({"latest"})
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}")
@@ -28,6 +34,21 @@ def check_model_name(name: object) -> str:
         raise InvalidInput(
             f"Model name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit (e.g. 'churn-classifier')."
+        )
+    return name
+
+
+def check_dataset_name(name: object) -> str:
+    """Return ``name`` if it can name a dataset (``NAME@v3`` refers to its versions).
+
+    Raises:
+        InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
+            letter or digit.
+    """
+    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or ".." in name:
+        raise InvalidInput(
+            f"Dataset name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit (e.g. 'customers')."
         )
     return name
 
