@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import _admin, _experiments, _models, _runs
+from loopml.cli import _admin, _data, _experiments, _models, _runs
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
 
@@ -27,6 +27,7 @@ app = typer.Typer(
 )
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_experiments.app, name="experiments")
+app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
 app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
@@ -51,7 +52,9 @@ def _options(
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``loopml`` script; ``argv`` defaults to the command line."""
     try:
-        app(args=argv, prog_name="loopml", standalone_mode=False)
+        code = app(args=argv, prog_name="loopml", standalone_mode=False)
+        if isinstance(code, int) and code:  # a command's typer.Exit(code)
+            sys.exit(code)
     except LoopmlError as exc:
         typer.secho(f"Error: {exc}", err=True, fg="red")
         sys.exit(exc.exit_code)

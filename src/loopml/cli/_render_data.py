@@ -1,0 +1,199 @@
+"""How ``loopml data`` shows dataset versions, statuses, diffs and check reports."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.markup import escape
+from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.table import Table
+
+from loopml.cli._render import console
+from loopml.domain import DatasetVersion, FileEntry
+
+if TYPE_CHECKING:
+    from loopml.data import DatasetDiff, DatasetStatus
+    from loopml.data.checks import CheckReport
+
+__all__ = [
+    "added_line",
+    "byte_progress",
+    "check_table",
+    "diff_detail",
+    "status_lines",
+    "version_detail",
+    "versions_table",
+]
+
+
+@contextlib.contextmanager
+def byte_progress(path: Path) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar over the bytes under ``path``; yields ``advance(bytes)``."""
+    total = _size_of(path)
+    columns = (
+        "[progress.description]{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"Adding {path.name}", total=total or None)
+        yield lambda done: progress.update(task, completed=done)
+
+
+def added_line(version: DatasetVersion) -> str:
+    """One line after ``add``."""
+    return (
+        f"[bold]{escape(version.ref)}[/]: {version.file_count:,} file(s), "
+        f"{_bytes(version.total_bytes)}, by {escape(version.author)}"
+        + (f" — {escape(version.message)}" if version.message else "")
+    )
+
+
+def versions_table(versions: Sequence[DatasetVersion], title: str) -> Table:
+    """One row per version."""
+    table = Table(title=title, header_style="bold")
+    for column in ("version", "files", "size", "created", "run"):
+        table.add_column(
+            column, no_wrap=True, justify="right" if column in ("files", "size") else "left"
+        )
+    table.add_column("message", overflow="fold", min_width=12)
+    for version in versions:
+        table.add_row(
+            escape(version.ref),
+            f"{version.file_count:,}",
+            _bytes(version.total_bytes),
+            f"{version.created_at:%Y-%m-%d %H:%M:%S} {escape(version.author)}",
+            (version.run_id or "")[:12],
+            escape(version.message),
+        )
+    return table
+
+
+def version_detail(
+    version: DatasetVersion, entries: Sequence[FileEntry], profiles: dict[str, Any]
+) -> list[Any]:
+    """A version's summary, up to 20 of its files, and its tables' columns."""
+    parts: list[Any] = [added_line(version)]
+    files = Table(title="files", header_style="bold")
+    for column in ("path", "size", "blake3"):
+        files.add_column(column, no_wrap=column != "path")
+    for entry in entries[:20]:
+        files.add_row(escape(entry.path), _bytes(entry.size), entry.digest[:16])
+    if len(entries) > 20:
+        files.caption = f"... and {len(entries) - 20:,} more"
+    parts.append(files)
+    for path, profile in profiles.items():
+        parts.append(_profile_table(path, profile))
+    return parts
+
+
+def _profile_table(path: str, profile: dict[str, Any]) -> Table:
+    table = Table(title=f"{escape(path)}: {profile.get('rows', 0):,} rows", header_style="bold")
+    for column in ("column", "kind", "nulls", "summary"):
+        table.add_column(column, overflow="fold")
+    for name, column in profile.get("columns", {}).items():
+        if column.get("kind") == "numeric":
+            summary = f"min {column.get('min')}  mean {_short(column.get('mean'))}  max {column.get('max')}"
+        elif column.get("kind") == "categorical":
+            top = ", ".join(
+                f"{t.get('value')} ({t.get('count')})" for t in column.get("top", [])[:3]
+            )
+            summary = f"{column.get('distinct')} distinct: {top}"
+        else:
+            summary = f"{column.get('min')} .. {column.get('max')}"
+        table.add_row(
+            escape(str(name)), str(column.get("kind")), str(column.get("nulls")), escape(summary)
+        )
+    return table
+
+
+def status_lines(reports: Sequence[DatasetStatus]) -> str:
+    """Each working copy: clean, or its added/modified/removed files."""
+    if not reports:
+        return "No tracked datasets; `loopml data add PATH` tracks one."
+    lines = []
+    for report in reports:
+        head = f"[bold]{escape(report.name)}@v{report.version}[/] at {escape(str(report.path))}"
+        if report.is_clean:
+            lines.append(f"{head}: [green]up to date[/]")
+            continue
+        lines.append(f"{head}: [yellow]changed[/]")
+        for label, paths in (
+            ("modified", report.modified),
+            ("added", report.added),
+            ("removed", report.removed),
+        ):
+            lines.extend(f"  {label}: {escape(p)}" for p in paths[:50])
+            if len(paths) > 50:
+                lines.append(f"  ... {len(paths) - 50:,} more {label}")
+    return "\n".join(lines)
+
+
+def diff_detail(diff: DatasetDiff) -> str:
+    """Files added/removed/changed and, per changed table, rows and schema changes."""
+    lines = [f"[bold]{escape(diff.before)} → {escape(diff.after)}[/]"]
+    for label, paths in (
+        ("added", diff.added),
+        ("removed", diff.removed),
+        ("changed", diff.changed),
+    ):
+        lines.append(f"{label}: {len(paths):,} file(s)")
+        lines.extend(f"  {escape(p)}" for p in paths[:50])
+    for path, table in diff.tables.items():
+        lines.append(
+            f"{escape(path)}: rows {table.get('rows_before'):,} → {table.get('rows_after'):,} "
+            f"(+{table.get('rows_added'):,} / -{table.get('rows_removed'):,})"
+        )
+        for key in ("columns_added", "columns_removed"):
+            if table.get(key):
+                lines.append(f"  {key.replace('_', ' ')}: {escape(', '.join(table[key]))}")
+        for change in table.get("type_changes", []):
+            lines.append(
+                f"  type of {escape(str(change.get('column')))}: {change.get('before')} → {change.get('after')}"
+            )
+    return "\n".join(lines)
+
+
+def check_table(report: CheckReport) -> Table:
+    """One row per check: passed or failed, how many rows failed, and why."""
+    verdict = "[green]passed[/]" if report.passed else "[red]failed[/]"
+    table = Table(title=f"data checks: {verdict} ({report.rows:,} rows)", header_style="bold")
+    for column in ("check", "result", "failed rows", "message"):
+        table.add_column(column, overflow="fold")
+    for result in report.results:
+        table.add_row(
+            escape(result.check),
+            "[green]ok[/]" if result.passed else "[red]FAIL[/]",
+            f"{result.failed_rows:,}",
+            escape(result.message),
+        )
+    return table
+
+
+def _size_of(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.stat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _bytes(count: int) -> str:
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return f"{size:,.1f} TiB"
+
+
+def _short(value: object) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
