@@ -13,6 +13,7 @@ import loopml
 PACKAGES = [
     "loopml",
     "loopml.blobs",
+    "loopml.data",
     "loopml.domain",
     "loopml.errors",
     "loopml.registry",

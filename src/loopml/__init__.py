@@ -127,6 +127,7 @@ __all__ = [
     "__version__",
     "active_run",
     "autolog",
+    "data",
     "end_run",
     "get_metric_history",
     "get_run",
@@ -147,7 +148,15 @@ __all__ = [
 ]
 
 
+# Subpackages reachable as attributes (``loopml.data.add(...)``), imported on first use.
+_SUBPACKAGES = frozenset({"data"})
+
+
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        package = importlib.import_module(f"loopml.{name}")
+        globals()[name] = package
+        return package
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'loopml' has no attribute {name!r}")

@@ -118,3 +118,30 @@ def test_data_commands_as_a_real_process(folder: Path, tmp_path: Path) -> None:
     assert added.returncode == 0, added.stderr
     status = subprocess.run([*cli, "data", "status"], env=env, capture_output=True, text=True)
     assert status.returncode == 0 and "up to date" in status.stdout
+
+
+def test_data_status_answers_without_loading_the_cli_framework(
+    folder: Path, tmp_path: Path
+) -> None:
+    env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
+    script = str(Path(sys.executable).parent / "loopml")
+    subprocess.run([script, "data", "add", str(folder)], env=env, check=True, capture_output=True)
+    code = (
+        "import sys; from loopml._launch import main\n"
+        "try:\n    main(['data', 'status', 'customers'])\n"
+        "except SystemExit as exit:\n"
+        "    print('exit', exit.code, sorted(m for m in ('typer', 'rich', 'sqlalchemy', 'pandas', 'pyarrow') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True
+    ).stdout
+    assert "customers@v1" in out and "up to date" in out
+    assert out.strip().endswith("exit 0 []")
+    missing = subprocess.run(
+        [script, "data", "status", "nothing"], env=env, capture_output=True, text=True
+    )
+    assert (
+        missing.returncode == 2
+        and missing.stderr.startswith("Error: ")
+        and "not tracked" in missing.stderr
+    )

@@ -144,6 +144,31 @@ def test_a_large_file_is_cut_into_chunks(tmp_path: Path, blobs: LocalBlobStore) 
     assert stored_content(blobs, entry) == data
 
 
+def test_several_large_files_of_any_size_are_chunked_exactly(
+    tmp_path: Path, blobs: LocalBlobStore
+) -> None:
+    sizes = [64 * KiB, 128 * KiB, 256 * KiB, 300 * KiB + 1]  # windows of 128 KiB
+    for i, size in enumerate(sizes):
+        write(tmp_path / "src" / f"{i}.bin", random_bytes(size, seed=i))
+
+    entries = snapshot(tmp_path / "src", blobs, layout=TINY)
+
+    for i, entry in enumerate(entries):
+        assert stored_content(blobs, entry) == random_bytes(sizes[i], seed=i)
+        assert all(part.length <= TINY.chunk_max for part in entry.parts)
+
+
+def test_cuts_do_not_depend_on_the_read_window(tmp_path: Path, blobs: LocalBlobStore) -> None:
+    source = write(tmp_path / "big.bin", random_bytes(2 * MiB + 7, seed=5))
+    fields = {name: getattr(TINY, name) for name in TINY.__slots__}
+
+    (narrow,) = snapshot(source, blobs, layout=Layout(**(fields | {"window": 64 * KiB})))
+    (wide,) = snapshot(source, blobs, layout=Layout(**(fields | {"window": 4 * MiB})))
+
+    assert narrow.parts == wide.parts
+    assert len(narrow.parts) > 20
+
+
 def test_a_one_byte_change_stores_about_one_new_chunk(
     tmp_path: Path, blobs: LocalBlobStore
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from pathlib import Path
 
 import blake3
@@ -210,3 +211,10 @@ def test_lookup_many_answers_more_paths_than_one_query_takes(cache: StatCache) -
     found = cache.lookup_many(f"/d/{i}" for i in range(0, 2400, 2))
 
     assert sorted(found) == sorted(f"/d/{i}" for i in range(0, 1200, 2))
+
+
+@pytest.mark.parametrize("size", [0, 1, 1 << 20, (1 << 20) + 1, 3 << 20])
+def test_hash_path_is_the_blake3_of_the_content(tmp_path: Path, size: int) -> None:
+    data = random.Random(size).randbytes(size)
+
+    assert hash_path(str(write(tmp_path / "f.bin", data))) == digest(data)

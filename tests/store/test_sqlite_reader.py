@@ -93,3 +93,28 @@ def test_loading_a_model_does_not_import_sqlalchemy(tmp_path: Path) -> None:
         [sys.executable, "-c", load], env=env, check=True, capture_output=True, text=True
     ).stdout.split()
     assert out[-1] == "False"
+
+
+def test_reader_and_adapter_agree_on_dataset_versions(tmp_path: Path) -> None:
+    from loopml.domain import DatasetVersionDraft
+    from loopml.store.sql import SqlDatasetStore
+
+    uri = f"sqlite:///{tmp_path / 'loopml.db'}"
+    engine = create_store_engine(uri)
+    datasets = SqlDatasetStore(Transactions(engine, actor="ana@host"))
+    for content in "ab":
+        datasets.create_version(
+            DatasetVersionDraft("d", "ab" * 32, content * 64, 2, 10, message=content, schema="{}")
+        )
+    reader = open_sqlite_reader(uri)
+    assert reader is not None
+    assert reader.latest_dataset_version("d") == datasets.latest_version("d")
+    assert reader.get_dataset_version("d", 1) == datasets.get_version("d", 1)
+    for call in (
+        lambda: reader.get_dataset_version("d", 9),
+        lambda: reader.get_dataset_version("nope", 1),
+        lambda: reader.latest_dataset_version("nope"),
+    ):
+        with pytest.raises(NotFound):
+            call()
+    engine.dispose()

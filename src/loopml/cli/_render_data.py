@@ -114,24 +114,9 @@ def _profile_table(path: str, profile: dict[str, Any]) -> Table:
 
 def status_lines(reports: Sequence[DatasetStatus]) -> str:
     """Each working copy: clean, or its added/modified/removed files."""
-    if not reports:
-        return "No tracked datasets; `loopml data add PATH` tracks one."
-    lines = []
-    for report in reports:
-        head = f"[bold]{escape(report.name)}@v{report.version}[/] at {escape(str(report.path))}"
-        if report.is_clean:
-            lines.append(f"{head}: [green]up to date[/]")
-            continue
-        lines.append(f"{head}: [yellow]changed[/]")
-        for label, paths in (
-            ("modified", report.modified),
-            ("added", report.added),
-            ("removed", report.removed),
-        ):
-            lines.extend(f"  {label}: {escape(p)}" for p in paths[:50])
-            if len(paths) > 50:
-                lines.append(f"  ... {len(paths) - 50:,} more {label}")
-    return "\n".join(lines)
+    from loopml.data._status_text import status_lines as lines
+
+    return lines(reports, markup=True)
 
 
 def diff_detail(diff: DatasetDiff) -> str:

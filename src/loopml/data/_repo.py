@@ -83,11 +83,39 @@ class DataRepo:
         self.client = client
         self.home = client.settings.home
         self.tracked = TrackedPaths(self.home)
+        self._blobs: BlobStore | None = None
+        self._reader: Any = None
 
     @property
     def blobs(self) -> BlobStore:
-        """The blob store the versions' bytes live in."""
-        return self.client.stores.blobs
+        """The blob store the versions' bytes live in (opened on its own when local, so
+        reading a version never needs the SQL adapter)."""
+        settings = self.client.settings
+        if settings.is_remote:
+            return self.client.stores.blobs
+        if self._blobs is None:
+            from loopml.blobs import open_blob_store
+
+            self._blobs = open_blob_store(settings.blob_uri, settings)
+        return self._blobs
+
+    def _read_version(self, name: str, version: int | None) -> DatasetVersion:
+        """A version through the stdlib-sqlite3 reader on a local SQLite store (``status``
+        and ``open`` then never import SQLAlchemy), else through the DatasetStore."""
+        if self._reader is None:
+            from loopml.store._sqlite_reader import open_sqlite_reader
+
+            settings = self.client.settings
+            local = None if settings.is_remote else open_sqlite_reader(settings.store_uri)
+            self._reader = local or False
+        if self._reader:
+            if version is None:
+                return self._reader.latest_dataset_version(name)  # type: ignore[no-any-return]
+            return self._reader.get_dataset_version(name, version)  # type: ignore[no-any-return]
+        datasets = self.client.stores.datasets
+        if version is None:
+            return datasets.latest_version(name)
+        return datasets.get_version(name, version)
 
     # -- recording versions ------------------------------------------------------------
 
@@ -177,10 +205,7 @@ class DataRepo:
             NotFound: no such dataset or version.
         """
         parsed = ref if isinstance(ref, DatasetRef) else parse_dataset_ref(ref)
-        datasets = self.client.stores.datasets
-        if parsed.version is None:
-            return datasets.latest_version(parsed.name)
-        return datasets.get_version(parsed.name, parsed.version)
+        return self._read_version(parsed.name, parsed.version)
 
     def log(self, name: str) -> list[DatasetVersion]:
         """Every version of ``name``, newest first. Raises NotFound."""
@@ -196,6 +221,12 @@ class DataRepo:
         from loopml.data._snapshot import entries_from_manifest
 
         return entries_from_manifest(read_bytes(self.blobs, version.manifest_digest))
+
+    def _digests(self, version: DatasetVersion) -> dict[str, str]:
+        from loopml.blobs import read_bytes
+        from loopml.data._snapshot import manifest_digests
+
+        return manifest_digests(read_bytes(self.blobs, version.manifest_digest))
 
     def profile(self, ref: str) -> dict[str, Any]:
         """The stored profiles of the version's tabular files, by path (computed once at
@@ -228,8 +259,8 @@ class DataRepo:
         cache = StatCache(self.home / "data" / "statcache.db")
         reports = []
         for item in tracked:
-            version = self.client.stores.datasets.get_version(item.name, item.version)
-            recorded = {entry.path: entry.digest for entry in self.entries(version)}
+            version = self._read_version(item.name, item.version)
+            recorded = self._digests(version)
             current = scan(item.path, cache) if item.path.exists() else {}
             reports.append(
                 DatasetStatus(

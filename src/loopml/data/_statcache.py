@@ -6,7 +6,8 @@ except anything inside a ``.loopml`` folder (the project's own state). A symlink
 as the file it points to when that file lies inside the folder; symlinks that leave the
 folder, dangling ones and symlinks to folders are skipped, so a version never captures
 bytes from elsewhere on the machine and a link cycle cannot make the walk endless.
-Fifos, sockets and devices are skipped too.
+Fifos, sockets and devices are skipped too. A single file named as the root is taken
+as it is, even through a symlink: the user named it.
 
 :class:`StatCache` remembers each file's digest with the ``(size, mtime_ns, inode)``
 seen when it was hashed, and :func:`scan` re-hashes only files whose stat differs. A
@@ -15,7 +16,8 @@ rewritten within the same timestamp tick with the same size, and the cache would
 hide the change (git's "racy clean" problem).
 
 This module is on the path of ``loopml data status``, so it imports only the standard
-library and blake3 (no loopml.blobs, pandas or SQLAlchemy).
+library, blake3 and loopml.errors (no loopml.blobs, pandas or SQLAlchemy); threads are
+imported only when something must be hashed.
 """
 
 from __future__ import annotations
@@ -113,10 +115,16 @@ def hash_path(path: str) -> str:
     if buffer is None:  # one buffer per thread: no 1 MiB allocation per small file
         buffer = _buffers.view = memoryview(bytearray(_READ_SIZE))
     hasher = blake3.blake3()
-    with open(path, "rb", buffering=0) as file:
-        while count := file.readinto(buffer):
-            hasher.update(buffer[:count])
-    return hasher.hexdigest()
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        # A short read is the end of a regular file: no extra read() to see 0 bytes,
+        # 3 system calls per small file instead of 5 (open() adds an fstat).
+        while (count := os.readv(fd, [buffer])) == len(buffer):
+            hasher.update(buffer)
+        hasher.update(buffer[:count])
+    finally:
+        os.close(fd)
+    return str(hasher.hexdigest())
 
 
 class StatCache:

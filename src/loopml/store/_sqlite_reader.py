@@ -1,5 +1,5 @@
-"""The registry's read path over Python's own ``sqlite3``: resolving a model version
-without importing SQLAlchemy.
+"""Read paths over Python's own ``sqlite3``: resolving a model version or a dataset
+version without importing SQLAlchemy.
 
 A process that only loads a model (a scoring job, a server's cold start) resolves one
 alias and reads one version. Through the SQL adapter that costs the SQLAlchemy import,
@@ -17,9 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from loopml.domain import ModelVersion, RegisteredModel, VersionStatus
+from loopml.domain import DatasetVersion, ModelVersion, RegisteredModel, VersionStatus
 from loopml.errors import NotFound
-from loopml.store._rows import model_record, no_model_message, version_record
+from loopml.store._rows import (
+    dataset_version_record,
+    model_record,
+    no_dataset_message,
+    no_model_message,
+    version_record,
+)
 
 __all__ = ["SqliteModelReader", "open_sqlite_reader"]
 
@@ -46,7 +52,9 @@ def open_sqlite_reader(store_uri: str) -> SqliteModelReader | None:
 
 
 class SqliteModelReader:
-    """``get_model`` and ``get_version`` of the ModelStore port, read-only, over sqlite3.
+    """``get_model`` and ``get_version`` of the ModelStore port, and ``get_version`` and
+    ``latest_version`` of the DatasetStore port (as ``get_dataset_version`` and
+    ``latest_dataset_version``), read-only, over sqlite3.
 
     Each call opens its own read-only connection: cheap, and safe from any thread.
     """
@@ -108,6 +116,32 @@ class SqliteModelReader:
                 key,
             ).fetchall()
         return version_record(row, tags, (alias for (alias,) in aliases), parents)
+
+    def get_dataset_version(self, name: str, version: int) -> DatasetVersion:
+        """One dataset version (DatasetStore.get_version). Raises NotFound."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM dataset_versions WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+            if row is None:
+                known = conn.execute("SELECT 1 FROM datasets WHERE name = ?", (name,)).fetchone()
+                raise NotFound(
+                    no_dataset_message(name)
+                    if known is None
+                    else f"Dataset {name!r} has no version {version}."
+                )
+        return dataset_version_record(row)
+
+    def latest_dataset_version(self, name: str) -> DatasetVersion:
+        """The newest version of a dataset (DatasetStore.latest_version). Raises NotFound."""
+        with self._connect() as conn:
+            row = conn.execute(
+                "SELECT * FROM dataset_versions WHERE name = ? ORDER BY version DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(no_dataset_message(name))
+        return dataset_version_record(row)
 
     def _connect(self) -> _Closing:
         conn = sqlite3.connect(self._uri, uri=True, timeout=5.0)

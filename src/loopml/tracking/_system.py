@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.metadata
 import os
 import platform
 import socket
@@ -54,6 +53,8 @@ def _git(args: list[str], cwd: Path | None) -> str | None:
 @functools.lru_cache(maxsize=1)  # scanning site-packages costs tens of ms; once a process
 def environment() -> dict[str, Any]:
     """Python version, platform and every installed distribution with its version."""
+    import importlib.metadata  # 30 ms to import; only runs need it, not every command
+
     packages = {
         dist.metadata["Name"]: dist.version
         for dist in importlib.metadata.distributions()
