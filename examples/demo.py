@@ -1,5 +1,6 @@
-"""The loopml demo: train a few scikit-learn models, track and register them, promote the
-best to ``champion`` and load it back, verified, to score the validation set.
+"""The loopml demo: version a dataset and check it, train a few scikit-learn models on
+it, track and register them, promote the best to ``champion`` and load it back,
+verified, to score the validation set.
 
 Run with ``make demo`` (or ``python examples/demo.py``). It uses the embedded default,
 a SQLite file and a local blob folder under ``./.loopml``: no server needed.
@@ -22,6 +23,7 @@ from loopml.project import init_project
 
 EXPERIMENT = "breast-cancer-demo"
 MODEL = "breast-cancer"
+DATASET = "breast-cancer"
 console = Console()
 
 
@@ -62,12 +64,16 @@ def candidates() -> list[tuple[str, Any, dict[str, Any]]]:
     return models
 
 
-def train_one(name: str, model: Any, params: dict[str, Any], data: Any) -> str:
+def train_one(
+    name: str, model: Any, params: dict[str, Any], data: Any, data_version: int
+) -> str:
     """Fit one model inside a tracked run and register it; returns the run id."""
     from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
 
     x_train, x_val, y_train, y_val = data
     with loopml.start_run(experiment=EXPERIMENT, name=name) as run:
+        # trained on the dataset version (loopml.data.open inside the run records it too)
+        loopml.set_tag(f"{loopml.data.INPUT_DATASET_TAG}{DATASET}", str(data_version))
         loopml.log_params(params)
         loopml.set_tags({"dataset": "sklearn.breast_cancer", "demo": "true"})
         with warnings.catch_warnings():
@@ -95,21 +101,51 @@ def train_one(name: str, model: Any, params: dict[str, Any], data: Any) -> str:
         return run.id
 
 
-def main() -> None:
+def version_the_data(home: Path) -> Any:
+    """Write breast_cancer as a CSV, version it, check it; returns (features, target,
+    version number)."""
     from sklearn.datasets import load_breast_cancer
+
+    from loopml.data import checks
+
+    folder = home.parent / "data"
+    folder.mkdir(exist_ok=True)
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.to_csv(folder / "breast_cancer.csv", index=False)
+    version = loopml.data.add(folder / "breast_cancer.csv", name=DATASET, message="sklearn copy")
+    suite = checks.Checks(
+        [
+            checks.row_count(min=500),
+            checks.not_null("target"),
+            checks.in_set("target", [0, 1]),
+            checks.in_range("mean radius", min=0),
+        ],
+        name="breast-cancer-input",
+    )
+    report = loopml.data.check(version.ref, suite).raise_for_failures()
+    console.print(
+        f"Dataset [bold]{version.ref}[/]: {version.total_bytes:,} bytes, "
+        f"{len(report.results)} data checks passed"
+    )
+    with loopml.start_run(experiment=EXPERIMENT, name="load-data"):
+        table = loopml.data.open(version.ref, as_="pandas")  # recorded as the run's input
+    return table.drop(columns="target"), table["target"], version.version
+
+
+def main() -> None:
     from sklearn.model_selection import train_test_split
 
     home = init_project(Path.cwd())
     settings = loopml.load_settings({"home": home})
     console.print(f"[bold]loopml demo[/] — project home [cyan]{home}[/]")
-    features, target = load_breast_cancer(return_X_y=True, as_frame=True)
+    features, target, data_version = version_the_data(home)
     data = train_test_split(features, target, test_size=0.25, random_state=42, stratify=target)
     models = candidates()
     with Progress(console=console) as progress:
         task = progress.add_task("Training and tracking", total=len(models))
         for name, model, params in models:
             progress.update(task, description=f"Training {name}")
-            train_one(name, model, params, data)
+            train_one(name, model, params, data, data_version)
             progress.advance(task)
     best = loopml.search_runs(
         EXPERIMENT, order_by=["-metrics.val_roc_auc", "-metrics.val_accuracy"], limit=1

@@ -13,7 +13,7 @@ DEMO = Path(__file__).resolve().parents[1] / "examples" / "demo.py"
 
 
 @pytest.mark.slow
-def test_demo_trains_tracks_and_reports_the_best_run(tmp_path: Path) -> None:
+def test_demo_versions_data_trains_registers_and_reports_the_best_run(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOOPML_")}
     done = subprocess.run(
         [sys.executable, str(DEMO)],
@@ -35,4 +35,14 @@ def test_demo_trains_tracks_and_reports_the_best_run(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "6 run(s)" in listed.stdout
+    assert "7 run(s)" in listed.stdout  # loading the data, then six models
+    assert "Dataset breast-cancer@v1" in done.stdout and "4 data checks passed" in done.stdout
+    lineage = subprocess.run(
+        [str(Path(sys.executable).parent / "loopml"), "models", "lineage", "breast-cancer@champion"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "dataset breast-cancer@1" in lineage.stdout
