@@ -32,11 +32,9 @@ def _data_status(name: str | None) -> int:
     from loopml.data._repo import DataRepo
     from loopml.data._status_text import status_lines
     from loopml.errors import LoopmlError
-    from loopml.tracking import Client
 
     try:
-        with Client(load_settings(), capture_environment=False) as client:
-            reports = DataRepo(client).status(name)
+        reports = DataRepo(settings=load_settings()).status(name)
     except LoopmlError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import blake3
@@ -167,6 +168,19 @@ def test_cuts_do_not_depend_on_the_read_window(tmp_path: Path, blobs: LocalBlobS
 
     assert narrow.parts == wide.parts
     assert len(narrow.parts) > 20
+
+
+def test_without_compiled_fastcdc_chunks_have_a_fixed_size(
+    tmp_path: Path, blobs: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = random_bytes(300 * KiB + 5, seed=6)
+    source = write(tmp_path / "big.bin", data)
+    monkeypatch.setitem(sys.modules, "fastcdc.fastcdc_cy", None)  # the import fails
+
+    (entry,) = snapshot(source, blobs, layout=TINY)
+
+    assert [part.length for part in entry.parts][:-1] == [TINY.chunk_avg] * 18
+    assert stored_content(blobs, entry) == data
 
 
 def test_a_one_byte_change_stores_about_one_new_chunk(

@@ -10,8 +10,6 @@ files whose size, mtime or inode changed.
 from __future__ import annotations
 
 import os
-import tempfile
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +24,7 @@ from loopml.errors import Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
     from loopml.blobs import BlobStore
+    from loopml.config import Settings
     from loopml.data.checks import CheckReport, Checks
     from loopml.tracking import Client
 
@@ -72,25 +71,37 @@ class DataRepo:
 
     Args:
         client: the tracking client (its settings' home holds the working-copy state);
-            the default client of the fluent API when not given.
+            the default client of the fluent API when neither it nor ``settings`` is given.
+        settings: settings to work from without a client; one is made on first need, so
+            answering ``status`` from a local store never loads the tracking client.
     """
 
-    def __init__(self, client: Client | None = None) -> None:
-        if client is None:
+    def __init__(self, client: Client | None = None, *, settings: Settings | None = None) -> None:
+        if client is None and settings is None:
             from loopml.tracking import default_client
 
             client = default_client()
-        self.client = client
-        self.home = client.settings.home
+        self._client = client
+        self.settings: Settings = client.settings if client is not None else settings  # type: ignore[assignment]
+        self.home = self.settings.home
         self.tracked = TrackedPaths(self.home)
         self._blobs: BlobStore | None = None
         self._reader: Any = None
 
     @property
+    def client(self) -> Client:
+        """The tracking client; made from the settings on first use when none was given."""
+        if self._client is None:
+            from loopml.tracking import Client
+
+            self._client = Client(self.settings, capture_environment=False)
+        return self._client
+
+    @property
     def blobs(self) -> BlobStore:
         """The blob store the versions' bytes live in (opened on its own when local, so
         reading a version never needs the SQL adapter)."""
-        settings = self.client.settings
+        settings = self.settings
         if settings.is_remote:
             return self.client.stores.blobs
         if self._blobs is None:
@@ -105,7 +116,7 @@ class DataRepo:
         if self._reader is None:
             from loopml.store._sqlite_reader import open_sqlite_reader
 
-            settings = self.client.settings
+            settings = self.settings
             local = None if settings.is_remote else open_sqlite_reader(settings.store_uri)
             self._reader = local or False
         if self._reader:
@@ -253,6 +264,7 @@ class DataRepo:
         Raises:
             NotFound: ``name`` is not tracked in this project.
         """
+        from loopml.data._snapshot import digest_of_files
         from loopml.data._statcache import StatCache, scan
 
         tracked = self.tracked.all() if name is None else [self._tracked(name)]
@@ -260,8 +272,11 @@ class DataRepo:
         reports = []
         for item in tracked:
             version = self._read_version(item.name, item.version)
-            recorded = self._digests(version)
             current = scan(item.path, cache) if item.path.exists() else {}
+            if digest_of_files(current) == version.content_digest:  # clean: no manifest read
+                reports.append(DatasetStatus(item.name, item.path, item.version))
+                continue
+            recorded = self._digests(version)
             reports.append(
                 DatasetStatus(
                     name=item.name,
@@ -408,6 +423,8 @@ class DataRepo:
         tabular = [path for path in changed if is_tabular(Path(path))]
         if not tabular:
             return {}
+        import tempfile  # imported here: only diffs of tables need a scratch folder
+
         diffs = {}
         with tempfile.TemporaryDirectory(prefix="loopml-diff-") as tmp:
             materialise([old[p] for p in tabular], self.blobs, Path(tmp) / "before", link=False)
@@ -426,6 +443,8 @@ class DataRepo:
         Raises:
             InvalidInput: a bad check file, or a version with no tabular file.
         """
+        import uuid
+
         from loopml.data.checks import Checks, load_checks
 
         suite = (

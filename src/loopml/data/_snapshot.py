@@ -33,7 +33,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import count, pairwise
@@ -325,16 +325,14 @@ class _ChunkedFile:
     ) -> memoryview:
         """Cut ``data`` into chunks, queue them for storing, and return the tail to carry
         into the next window (its cut may move once more bytes are known)."""
-        # Imported here: fastcdc imports click (~25 ms), and only large files need it.
-        from fastcdc.fastcdc_cy import fastcdc_cy  # type: ignore[import-untyped]
-
         layout = self._layout
         held: tuple[int, int] | None = None
-        for chunk in fastcdc_cy(data, layout.chunk_min, layout.chunk_avg, layout.chunk_max):
+        for at, size in _cuts(data, layout):
             if held is not None:
-                at, size = held
-                parts.append((pool.submit(_store_bytes, self._blobs, data[at : at + size]), size))
-            held = (chunk.offset, chunk.length)
+                start, length = held
+                piece = data[start : start + length]
+                parts.append((pool.submit(_store_bytes, self._blobs, piece), length))
+            held = (at, size)
             # FastCDC holds the GIL; without this, each storing thread would wait up to
             # the 5 ms switch interval for it (re-add of 1 GiB: 0.62 s -> 0.5 s).
             time.sleep(0)
@@ -350,6 +348,19 @@ class _ChunkedFile:
         read = _read_into(file, window, self._path)
         self._hasher.update(window[:read])
         return read
+
+
+def _cuts(data: memoryview, layout: Layout) -> Iterator[tuple[int, int]]:
+    """``(offset, length)`` of the content-defined chunks of ``data``."""
+    try:
+        # Imported here: fastcdc imports click (~25 ms), and only large files need it.
+        from fastcdc.fastcdc_cy import fastcdc_cy  # type: ignore[import-untyped]
+    except ImportError:  # no compiled wheel for this platform: fixed-size chunks
+        for at in range(0, len(data), layout.chunk_avg):
+            yield at, min(layout.chunk_avg, len(data) - at)
+        return
+    for chunk in fastcdc_cy(data, layout.chunk_min, layout.chunk_avg, layout.chunk_max):
+        yield chunk.offset, chunk.length
 
 
 def _store_bytes(blobs: BlobStore, data: memoryview, digest: str | None = None) -> str:
@@ -561,7 +572,13 @@ def content_digest(entries: Iterable[FileEntry]) -> str:
     The BLAKE3 of the sorted lines ``path NUL digest LF``; however the files were cut
     into blobs, the same files give the same digest.
     """
-    lines = sorted(f"{entry.path}\0{entry.digest}\n" for entry in entries)
+    return digest_of_files({entry.path: entry.digest for entry in entries})
+
+
+def digest_of_files(digests: Mapping[str, str]) -> str:
+    """:func:`content_digest` of files given as ``{path: digest}`` (what a scan of a
+    working copy yields), so ``status`` can tell "unchanged" without the manifest."""
+    lines = sorted(f"{path}\0{digest}\n" for path, digest in digests.items())
     return str(blake3.blake3("".join(lines).encode()).hexdigest())
 
 
