@@ -1,10 +1,12 @@
-"""Run loopml's tracking benchmarks against MLflow and print the figures side by side.
+"""Run loopml's benchmarks against MLflow (and DVC, for data versioning) and print the
+figures side by side.
 
-    .venv/bin/python benchmarks/run_all.py                # everything (~15 min, 2 cores)
+    .venv/bin/python benchmarks/run_all.py                # everything (~25 min, 2 cores)
     .venv/bin/python benchmarks/run_all.py --only search,start
 
 Each tool runs in its own interpreter (loopml from ``.venv``, MLflow from the anchor venv
-built by ``/work/shared/anchors/tracking-serving/setup.sh``, run here when missing).
+built by ``/work/shared/anchors/tracking-serving/setup.sh``, run here when missing; DVC
+from ``/work/shared/anchors/data/setup.sh``'s venv, built by ``bench_data`` when missing).
 Temporary data lives in /var/tmp/loopml-bench, emptied at the start; the table is also
 saved there as ``results.json`` and ``results.md``.
 """
@@ -33,6 +35,7 @@ BENCHMARKS: dict[str, str] = {
     "start": "bench_server_start",
     "import": "bench_import_cli",
     "registry": "bench_registry",
+    "data": "bench_data",
 }
 
 
