@@ -19,7 +19,7 @@ __all__ = [
 ]
 
 RESERVED_ALIASES = frozenset({"latest"})
-_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_\-]{0,62}")
 
 
@@ -30,12 +30,7 @@ def check_model_name(name: object) -> str:
         InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
             letter or digit.
     """
-    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or ".." in name:
-        raise InvalidInput(
-            f"Model name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit (e.g. 'churn-classifier')."
-        )
-    return name
+    return _check_uri_name("Model", name, "churn-classifier")
 
 
 def check_dataset_name(name: object) -> str:
@@ -45,10 +40,14 @@ def check_dataset_name(name: object) -> str:
         InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
             letter or digit.
     """
-    if not isinstance(name, str) or not _MODEL_NAME.fullmatch(name) or ".." in name:
+    return _check_uri_name("Dataset", name, "customers")
+
+
+def _check_uri_name(kind: str, name: object, example: str) -> str:
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
         raise InvalidInput(
-            f"Dataset name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
-            "starting with a letter or digit (e.g. 'customers')."
+            f"{kind} name {name!r} is invalid: use 1-250 letters, digits, '_', '.' or '-', "
+            f"starting with a letter or digit (e.g. {example!r})."
         )
     return name
 
