@@ -114,6 +114,20 @@ def test_checkout_refuses_unsaved_changes_unless_forced(repo: DataRepo, tmp_path
     assert repo.status("c")[0].is_clean and repo.status("c")[0].version == 1
 
 
+def test_checkout_of_an_older_version_removes_files_it_did_not_have(
+    repo: DataRepo, tmp_path: Path
+) -> None:
+    data = _folder(tmp_path / "h", {"a.txt": "a"})
+    repo.add(data, "h")
+    (data / "b.txt").write_text("b")
+    repo.add(data, "h")
+    repo.checkout("h@v1")
+    assert sorted(p.name for p in data.iterdir()) == ["a.txt"]
+    assert repo.status("h")[0].is_clean
+    repo.checkout("h@v2")
+    assert (data / "b.txt").read_text() == "b"
+
+
 def test_checkout_to_another_folder(repo: DataRepo, tmp_path: Path) -> None:
     data = _folder(tmp_path / "src", {"a.txt": "a", "d/b.txt": "b"})
     repo.add(data, "t")

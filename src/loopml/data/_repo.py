@@ -326,9 +326,20 @@ class DataRepo:
             _refuse_overwrite(target, entries)
         materialise(entries, self.blobs, target)
         if into_working_copy:
+            self._drop_files_of_held_version(tracked, target, entries)  # type: ignore[arg-type]
             self.tracked.set(version.name, dest, version.version)
             self._remember_stats(target, entries)
         return dest
+
+    def _drop_files_of_held_version(
+        self, tracked: Any, target: Path, entries: list[FileEntry]
+    ) -> None:
+        """Remove the files the working copy's previous version had and this one lacks:
+        they are safe in the store, and leaving them would show as unsaved additions."""
+        held = self._read_version(tracked.name, tracked.version)
+        keep = {entry.path for entry in entries}
+        for path in sorted(set(self._digests(held)) - keep):
+            (target / path).unlink(missing_ok=True)
 
     def _tracked(self, name: str) -> Any:
         tracked = self.tracked.get(name)
