@@ -82,10 +82,12 @@ ITEMS = {"big": "big.bin", "small": "small"}  # dataset name -> path in each cop
 SIDES = ("floor", "loopml", "dvc")
 ADD_REPEATS = {"big": 5, "small": 3}
 # This ext4 has no journal, and then it avoids reusing an inode freed in the last 60 s
-# (longer while its inode table is unwritten): creating files soon after many were
-# deleted scans past them. `dvc add` of the folder deletes and re-creates its 20,000
-# files, so a second one within a minute took 13-14 s instead of 5.4-5.7 s, all of it
-# kernel time (measured by hand). Each repetition of the folder waits this long first.
+# (360 s while its inode table block is unwritten): creating files soon after many were
+# deleted scans past them (perf: find_inode_bit, recently_deleted). `dvc add` of the
+# folder deletes and re-creates its 20,000 files, so another one soon after took 13-14 s
+# instead of 5.2-5.7 s, the difference all kernel time (measured by hand). Each
+# repetition of the folder waits this long first; it makes DVC's slow mode rarer, not
+# impossible, hence the verdicts also against DVC's fastest run (``_judged``).
 SETTLE_S = {"big": 0, "small": 65}
 STATUS_REPEATS = 5
 HASH_REPEATS = 7
@@ -253,7 +255,10 @@ def _loopml_env(home: Path) -> dict[str, str]:
 
 
 def _dvc_env() -> dict[str, str]:
-    return worker_env({"DVC_NO_ANALYTICS": "1"})
+    # DVC keeps its hash cache in its site cache (default /var/tmp/dvc/repo/<hash of the
+    # repository's path>); under DATA it is emptied with each repetition's repository
+    # (``_clear_previous``), so that no add finds the hashes of the one before.
+    return worker_env({"DVC_NO_ANALYTICS": "1", "DVC_SITE_CACHE_DIR": str(DATA / "dvc-site")})
 
 
 def _remove(path: Path) -> None:
@@ -330,19 +335,16 @@ def _loopml_add(item: str, label: str) -> Command:
     return Command(argv, DATA / "loopml", env, lambda out: f"{item}@v1" in out)
 
 
-def _fresh_dvc_repo(label: str) -> Path:
+def _fresh_dvc_repo() -> Path:
     repo = DATA / "dvc"
     dvc, env = DVC.script("dvc"), _dvc_env()
     _untimed([dvc, "init", "--no-scm", "-q"], repo, env)
     _untimed([dvc, "config", "core.analytics", "false"], repo, env)
-    # A fresh site cache per repository: it holds DVC's hash cache, which would
-    # otherwise carry a previous repetition's hashes over.
-    _untimed([dvc, "config", "core.site_cache_dir", str(DATA / "dvc-site" / label)], repo, env)
     return repo
 
 
 def _dvc_add(item: str, label: str) -> Command:
-    repo = _fresh_dvc_repo(label)
+    repo = _fresh_dvc_repo()
     marker = repo / f"{ITEMS[item]}.dvc"
     return Command(
         [DVC.script("dvc"), "add", ITEMS[item]], repo, _dvc_env(), lambda _: marker.is_file()
@@ -436,19 +438,31 @@ def _add_row(item: str, cache: str, results: dict[str, list[Timed]]) -> Row:
         theirs,
         higher_is_better=False,
         goal=f"≥{GOAL_ADD_RATIO:.0f}x faster",
-        note=f"floor (cp -r + sync) {floor:.2f} s; CPU s: loopml {cpu['loopml']:.2f}, "
-        f"DVC {cpu['dvc']:.2f}; loopml runs {_spread(results['loopml'])}, "
-        f"DVC {_spread(results['dvc'])}",
+        note=f"{_against_fastest(results)}; floor (cp -r + sync) {floor:.2f} s; CPU s: "
+        f"loopml {cpu['loopml']:.2f}, DVC {cpu['dvc']:.2f}; loopml runs "
+        f"{_spread(results['loopml'])}, DVC {_spread(results['dvc'])}",
     )
-    return _judged(row, GOAL_ADD_RATIO)
+    return _judged(row, results, GOAL_ADD_RATIO)
 
 
 def _spread(timings: list[Timed]) -> str:
     return "/".join(f"{t.seconds:.2f}" for t in timings)
 
 
-def _judged(row: Row, goal: float) -> Row:
-    return replace(row, met=(row.ratio or 0) >= goal)
+def _fastest_ratio(results: dict[str, list[Timed]]) -> float:
+    """DVC's fastest repetition over loopml's median: DVC's figure on its best day."""
+    return min(t.seconds for t in results["dvc"]) / median(t.seconds for t in results["loopml"])
+
+
+def _against_fastest(results: dict[str, list[Timed]]) -> str:
+    return f"against DVC's fastest run {_fastest_ratio(results):.1f}x"
+
+
+def _judged(row: Row, results: dict[str, list[Timed]], goal: float) -> Row:
+    """Met when loopml is ``goal`` times faster than DVC's median *and* its fastest run:
+    DVC's times have two modes here (see ``SETTLE_S``), and the goal must not rest on
+    DVC's slow one."""
+    return replace(row, met=(row.ratio or 0) >= goal and _fastest_ratio(results) >= goal)
 
 
 def _status_row(results: dict[str, list[Timed]]) -> Row:
@@ -462,10 +476,11 @@ def _status_row(results: dict[str, list[Timed]]) -> Row:
         theirs,
         higher_is_better=False,
         goal=f"≥{GOAL_STATUS_RATIO:.0f}x faster",
-        note=f"`loopml data status small` / `dvc status small.dvc`, warm cache; both say up "
-        f"to date; CPU s: loopml {cpu['loopml']:.2f}, DVC {cpu['dvc']:.2f}",
+        note=f"{_against_fastest(results)}; `loopml data status small` / `dvc status "
+        f"small.dvc`, warm cache; both say up to date; CPU s: loopml {cpu['loopml']:.2f}, "
+        f"DVC {cpu['dvc']:.2f}",
     )
-    return _judged(row, GOAL_STATUS_RATIO)
+    return _judged(row, results, GOAL_STATUS_RATIO)
 
 
 # -- orchestrator side: hashing and profiling ------------------------------------------
@@ -556,8 +571,9 @@ def _profile_rows() -> list[Row]:
             higher_is_better=False,
             goal=f"<{GOAL_PROFILE_MEMORY:.0f}x",
             met=share < GOAL_PROFILE_MEMORY and complete,
-            note=f"peak {peak_mb:.0f} MB, table {table_mb:.0f} MB (nbytes), RSS with the "
-            f"table loaded {before_mb:.0f} MB: profiling added {peak_mb - before_mb:.0f} MB "
+            note=f"peak {peak_mb:.0f} MB, table {table_mb:.0f} MB (nbytes); RSS after the "
+            f"imports {result['rss_imports'] / 1e6:.0f} MB, with the table loaded "
+            f"{before_mb:.0f} MB: profiling added {peak_mb - before_mb:.0f} MB "
             f"({(peak_mb - before_mb) / table_mb:.2f}x the table)",
         ),
     ]

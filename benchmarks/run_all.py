@@ -1,7 +1,7 @@
 """Run loopml's benchmarks against MLflow (and DVC, for data versioning) and print the
 figures side by side.
 
-    .venv/bin/python benchmarks/run_all.py                # everything (~25 min, 2 cores)
+    .venv/bin/python benchmarks/run_all.py                # everything (~28 min, 2 cores)
     .venv/bin/python benchmarks/run_all.py --only search,start
 
 Each tool runs in its own interpreter (loopml from ``.venv``, MLflow from the anchor venv
