@@ -234,3 +234,26 @@ def test_lineage_of_a_model_shows_the_dataset_it_was_trained_on(
         version = loopml.log_model(model, "m", input_example=frame[["x"]].head())
     graph = loopml.ModelRegistry(repo.client).lineage(version.ref)
     assert "dataset_version:train@1" in {node.id for node in graph.nodes}
+
+
+def test_adding_files_that_are_not_tables_never_loads_pyarrow(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    _folder(tmp_path / "d", {"a.txt": "a", "b/c.bin": "c"})
+    code = (
+        "import sys, loopml\n"
+        "loopml.data.add('d', 'd')\n"
+        "print(sorted(m for m in ('pyarrow', 'pandas') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == "[]"

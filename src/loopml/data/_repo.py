@@ -20,6 +20,7 @@ import orjson
 from loopml.data._refs import DatasetRef, parse_dataset_ref
 from loopml.data._tracked import TrackedPaths
 from loopml.domain import CheckReportRecord, DatasetVersion, DatasetVersionDraft, FileEntry
+from loopml.domain.data import INPUT_DATASET_TAG
 from loopml.errors import Conflict, InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -30,9 +31,6 @@ if TYPE_CHECKING:
 
 __all__ = ["INPUT_DATASET_TAG", "DataRepo", "DatasetDiff", "DatasetStatus"]
 
-# A run that read a dataset version is tagged ``loopml.input_dataset:NAME = VERSION``; the
-# model registry's lineage follows it (registry/_lineage.py reads the same prefix).
-INPUT_DATASET_TAG = "loopml.input_dataset:"
 TableKind = Literal["pandas", "polars", "arrow"]
 
 
@@ -181,18 +179,19 @@ class DataRepo:
     def _describe_tables(
         self, source: Path, entries: list[FileEntry]
     ) -> tuple[dict[str, Any], str | None]:
-        from loopml.data._tables import is_tabular
+        from loopml.data._formats import is_tabular
+
+        tables = [entry for entry in entries if is_tabular(entry.path)]
+        if not tables:
+            return {}, None  # no pyarrow import for data that holds no table
         from loopml.data.profile import profile_file
 
         schema: dict[str, Any] = {}
         profiles: dict[str, Any] = {}
-        for entry in entries:
-            if is_tabular(Path(entry.path)):
-                described = profile_file(_local_file(source, entry.path))
-                schema[entry.path] = described["schema"]
-                profiles[entry.path] = described["profile"]
-        if not profiles:
-            return schema, None
+        for entry in tables:
+            described = profile_file(_local_file(source, entry.path))
+            schema[entry.path] = described["schema"]
+            profiles[entry.path] = described["profile"]
         return schema, _put(self.blobs, orjson.dumps(profiles, option=orjson.OPT_SORT_KEYS))
 
     def _remember_stats(self, source: Path, entries: list[FileEntry]) -> None:
@@ -428,13 +427,15 @@ class DataRepo:
         self, changed: list[str], old: Mapping[str, FileEntry], new: Mapping[str, FileEntry]
     ) -> dict[str, dict[str, Any]]:
         from loopml.data._checkout import materialise
+        from loopml.data._formats import is_tabular
         from loopml.data._tablediff import diff_tables
-        from loopml.data._tables import is_tabular, read_table
 
-        tabular = [path for path in changed if is_tabular(Path(path))]
+        tabular = [path for path in changed if is_tabular(path)]
         if not tabular:
             return {}
         import tempfile  # imported here: only diffs of tables need a scratch folder
+
+        from loopml.data._tables import read_table
 
         diffs = {}
         with tempfile.TemporaryDirectory(prefix="loopml-diff-") as tmp:
@@ -537,9 +538,10 @@ def _refuse_overwrite(target: Path, entries: list[FileEntry]) -> None:
 def _open_table(
     version: DatasetVersion, folder: Path, entries: list[FileEntry], as_: TableKind
 ) -> Any:
-    from loopml.data._tables import is_tabular, open_table
+    from loopml.data._formats import is_tabular
+    from loopml.data._tables import open_table
 
-    tables = [entry.path for entry in entries if is_tabular(Path(entry.path))]
+    tables = [entry.path for entry in entries if is_tabular(entry.path)]
     if len(tables) != 1:
         raise InvalidInput(
             f"{version.ref} holds {len(tables)} tabular files; open it as a path "

@@ -30,6 +30,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pa_parquet
 
+from loopml.data._formats import TABULAR_SUFFIXES, is_tabular
 from loopml.errors import InvalidInput, NotFound, PermissionDenied
 
 if TYPE_CHECKING:
@@ -47,26 +48,11 @@ __all__ = [
     "type_name",
 ]
 
-TABULAR_SUFFIXES: Final = (".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".ndjson")
-"""File suffixes (lower case) that :func:`read_table` reads."""
-
 TableFlavor = Literal["pandas", "polars", "arrow"]
 
 _SNIPPET = 80  # characters of an offending line quoted in an error message
 _TYPE_CHANGE = re.compile(r"Column\(([^)]*)\) changed from (\w+) to (\w+)")
 _SOURCE_PREFIX = re.compile(r"^Could not open \w+ input source '.*?': ")
-
-
-def is_tabular(path: str | Path) -> bool:
-    """Tell whether ``path`` names a file that :func:`read_table` can read.
-
-    Args:
-        path: a file name or path; only its suffix is looked at (case-insensitive).
-
-    Returns:
-        True for ``.csv``, ``.tsv``, ``.parquet``, ``.pq``, ``.jsonl`` and ``.ndjson``.
-    """
-    return Path(path).suffix.lower() in TABULAR_SUFFIXES
 
 
 def read_table(path: str | Path) -> pa.Table:

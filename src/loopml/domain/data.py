@@ -6,12 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
+    "INPUT_DATASET_TAG",
     "CheckReportRecord",
     "DatasetVersion",
     "DatasetVersionDraft",
     "FileEntry",
     "FilePart",
 ]
+
+
+# A run that read a dataset version is tagged ``loopml.input_dataset:NAME = VERSION``:
+# written by the data API, followed by the model registry's lineage.
+INPUT_DATASET_TAG = "loopml.input_dataset:"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,12 @@ from collections import deque
 from typing import Any
 
 from loopml.domain import LineageEdge, LineageGraph, LineageNode, ModelVersion
+from loopml.domain.data import INPUT_DATASET_TAG
 from loopml.errors import NotFound
 from loopml.store import AliasStore, ModelStore, RunStore
 
 __all__ = ["INPUT_DATASET_TAG", "build_lineage", "lineage_to_dict"]
 
-# A run that read a dataset version is tagged ``loopml.input_dataset:NAME = VERSION``
-# (written by the data API), which draws the dataset into the lineage.
-INPUT_DATASET_TAG = "loopml.input_dataset:"
 
 
 def build_lineage(
