@@ -334,3 +334,24 @@ def test_two_processes_moving_one_alias_one_wins(
         assert [m.seq for m in history] == [1, 2]
         assert history[1].from_version == 1
         assert registry.resolve("churn@champion").version == history[1].to_version
+
+
+def test_a_same_size_edit_of_a_cached_file_is_fetched_again_not_loaded(
+    settings: Settings,
+    trained: tuple[LogisticRegression, pd.DataFrame],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    model, frame = trained
+    with Client(settings, capture_environment=False) as client:
+        registry = ModelRegistry(client)
+        registry.log_model(model, "churn", input_example=frame.head())
+        registry.load_model("churn/1")
+        (cached,) = (settings.home / "cache").rglob("model.pkl")
+        data = bytearray(cached.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        cached.chmod(0o644)
+        cached.write_bytes(bytes(data))
+        with caplog.at_level(logging.WARNING):
+            loaded = registry.load_model("churn/1")
+        np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
+        assert "changed" in caplog.text

@@ -243,9 +243,16 @@ class ModelRegistry:
             )
         manifest = Manifest.from_json(version.manifest)
         folder = self._materialise(version, manifest)
-        loaded = load_package(
-            manifest, folder, source=version.ref, name=version.name, version=version.version
-        )
+        try:
+            loaded = load_package(
+                manifest, folder, source=version.ref, name=version.name, version=version.version
+            )
+        except StoreError:
+            if not self._repair_cache(version, manifest, folder):
+                raise
+            loaded = load_package(
+                manifest, folder, source=version.ref, name=version.name, version=version.version
+            )
         if record_input:
             self._record_input(version)
         return loaded
@@ -395,31 +402,37 @@ class ModelRegistry:
             self.client.set_tag(active.id, f"{INPUT_MODEL_TAG}{version.name}", str(version.version))
 
     def _materialise(self, version: ModelVersion, manifest: Manifest) -> Path:
-        """The package's files in the local cache, fetched from the blob store if absent.
-
-        A cached file that no longer matches is fetched again (the blob store verifies
-        what it returns); whatever the folder then holds is verified once more by
-        ``load_package`` before anything is unpickled.
-        """
+        """The package's files in the local cache: those missing (or of the wrong size)
+        are fetched from the blob store, which verifies what it returns. The files are
+        hashed once, by ``load_package``, before anything is unpickled."""
         folder = self.client.settings.home / "cache" / "models" / version.manifest_digest
         for entry in manifest.files:
             target = folder / entry.path
-            if not _matches(target, entry.digest, entry.size):
+            if not _has_size(target, entry.size):
                 if target.exists():
-                    log.warning("Cached file %s of %s changed; fetching it again.", target, version.ref)
+                    log.warning(
+                        "Cached file %s of %s changed; fetching it again.", entry.path, version.ref
+                    )
                 self._blob_store.get_file(entry.digest, target)
         return folder
 
+    def _repair_cache(self, version: ModelVersion, manifest: Manifest, folder: Path) -> bool:
+        """After a failed load: fetch again every cached file that no longer matches the
+        manifest. Returns whether there was one (then loading is worth another try)."""
+        from loopml.blobs import hash_file
 
-def _matches(path: Path, digest: str, size: int) -> bool:
-    from loopml.blobs import hash_file
+        changed = [f for f in manifest.files if hash_file(folder / f.path).digest != f.digest]
+        for entry in changed:
+            log.warning("Cached file %s of %s changed; fetching it again.", entry.path, version.ref)
+            self._blob_store.get_file(entry.digest, folder / entry.path)
+        return bool(changed)
 
+
+def _has_size(path: Path, size: int) -> bool:
     try:
-        if path.stat().st_size != size:
-            return False
+        return path.stat().st_size == size
     except FileNotFoundError:
         return False
-    return hash_file(path).digest == digest
 
 
 def _digest(text: str) -> str:
@@ -431,7 +444,9 @@ def _status(status: VersionStatus | str) -> VersionStatus:
         return VersionStatus(status)
     except ValueError:
         known = ", ".join(s.value for s in VersionStatus)
-        raise InvalidInput(f"Unknown version status {status!r}; expected one of: {known}.") from None
+        raise InvalidInput(
+            f"Unknown version status {status!r}; expected one of: {known}."
+        ) from None
 
 
 def _approval_status(status: ApprovalStatus | str) -> ApprovalStatus:
@@ -439,5 +454,6 @@ def _approval_status(status: ApprovalStatus | str) -> ApprovalStatus:
         return ApprovalStatus(status)
     except ValueError:
         known = ", ".join(s.value for s in ApprovalStatus)
-        raise InvalidInput(f"Unknown approval status {status!r}; expected one of: {known}.") from None
-
+        raise InvalidInput(
+            f"Unknown approval status {status!r}; expected one of: {known}."
+        ) from None
