@@ -13,24 +13,11 @@ import pytest
 
 from loopml.blobs import LocalBlobStore, S3BlobStore
 from loopml.data._checkout import materialise
-from loopml.data._snapshot import Layout, snapshot
+from loopml.data._snapshot import snapshot
 from loopml.domain.data import FileEntry, FilePart
 from loopml.errors import Conflict, InvalidInput, NotFound, StoreError
 from tests.blobs.conftest import MOTO_BUCKET
-
-KiB = 1024
-
-TINY = Layout(
-    pack_below=4 * KiB,
-    pack_min=8 * KiB,
-    pack_avg=16 * KiB,
-    pack_max=32 * KiB,
-    chunk_from=64 * KiB,
-    chunk_min=4 * KiB,
-    chunk_avg=16 * KiB,
-    chunk_max=64 * KiB,
-    window=128 * KiB,
-)
+from tests.data.test_snapshot import TINY, KiB
 
 # One file of each kind: empty, packed, whole, chunked; nested folders.
 FILES = {
