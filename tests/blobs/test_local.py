@@ -152,3 +152,78 @@ def test_put_file_hashes_a_large_file_like_blake3(store: LocalBlobStore, tmp_pat
     ref = store.put_file(tmp_path / "big.bin")
     assert ref == BlobRef(blake3.blake3(data).hexdigest(), len(data))
     assert read_bytes(store, ref.digest) == data
+
+
+def _digest(data: bytes) -> str:
+    return str(blake3.blake3(data).hexdigest())
+
+
+def test_a_batch_publishes_nothing_before_commit(store: LocalBlobStore) -> None:
+    with store.batch() as batch:
+        batch.put(b"pending", _digest(b"pending"))
+        assert not store.exists(_digest(b"pending"))
+        assert len(list((store.root / "tmp").iterdir())) == 1
+    assert read_bytes(store, _digest(b"pending")) == b"pending"
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_a_failed_batch_publishes_nothing_and_leaves_no_temp_file(store: LocalBlobStore) -> None:
+    with pytest.raises(RuntimeError, match="stop"), store.batch() as batch:
+        batch.put(b"first", _digest(b"first"))
+        batch.put(b"second", _digest(b"second"))
+        raise RuntimeError("stop")
+    assert list(store.iter_digests()) == []
+    assert list((store.root / "tmp").iterdir()) == []
+
+
+def test_a_batch_blob_is_read_only(store: LocalBlobStore) -> None:
+    with store.batch() as batch:
+        batch.put(b"frozen", _digest(b"frozen"))
+    path = store.root / _digest(b"frozen")[:2] / _digest(b"frozen")[2:]
+    assert stat.S_IMODE(path.stat().st_mode) & 0o222 == 0
+
+
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "fsync-per-file"])
+@pytest.mark.parametrize("count", [1, 40], ids=["small", "large"])
+def test_a_batch_flushes_each_way(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch, syncfs: bool, count: int
+) -> None:
+    from loopml.blobs import _local
+
+    flushed: list[str] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(_local.os, "fsync", lambda fd: (flushed.append("fsync"), real_fsync(fd)))
+    real_syncfs = _local._syncfs
+
+    def counting_syncfs(folder: Path) -> bool:
+        flushed.append("syncfs")
+        return real_syncfs(folder) if syncfs else False
+
+    monkeypatch.setattr(_local, "_syncfs", counting_syncfs)
+    contents = [f"blob {n}".encode() for n in range(count)]
+    with store.batch() as batch:
+        for data in contents:
+            batch.put(data, _digest(data))
+
+    assert [read_bytes(store, _digest(data)) for data in contents] == contents
+    if count >= _local._SYNCFS_FROM_BLOBS and syncfs:
+        assert flushed == ["syncfs", "syncfs"]  # the data, then the renames
+    else:  # one fsync per file, then one per fan-out folder
+        assert flushed.count("fsync") == count + len({_digest(d)[:2] for d in contents})
+
+
+def test_a_batch_that_cannot_flush_publishes_nothing(
+    store: LocalBlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from loopml.blobs import _local
+
+    def failing(folder: Path) -> bool:
+        raise OSError(5, "Input/output error", str(folder))
+
+    monkeypatch.setattr(_local, "_syncfs", failing)
+    contents = [f"blob {n}".encode() for n in range(_local._SYNCFS_FROM_BLOBS)]
+    with pytest.raises(StoreError, match="Input/output error"), store.batch() as batch:
+        for data in contents:
+            batch.put(data, _digest(data))
+    assert list(store.iter_digests()) == []
+    assert list((store.root / "tmp").iterdir()) == []

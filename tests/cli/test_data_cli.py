@@ -15,6 +15,8 @@ from tests.cli.test_models_cli import _wide_console, fails, run_cli
 __all__ = ["_wide_console"]
 
 CSV = "id,age,plan\n1,34,pro\n2,51,free\n3,29,pro\n"
+# An mtime far older than the stat cache's racy window (2020-01-01).
+OLD_NS = 1_577_836_800 * 10**9
 
 
 @pytest.fixture
@@ -123,14 +125,26 @@ def test_data_commands_as_a_real_process(folder: Path, tmp_path: Path) -> None:
 def test_data_status_answers_without_loading_the_cli_framework(
     folder: Path, tmp_path: Path
 ) -> None:
+    _age(folder)  # so the first status stores the folder's fingerprint
     env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
     script = str(Path(sys.executable).parent / "loopml")
     subprocess.run([script, "data", "add", str(folder)], env=env, check=True, capture_output=True)
+    subprocess.run([script, "data", "status"], env=env, check=True, capture_output=True)
+    heavy = (
+        "typer",
+        "rich",
+        "sqlalchemy",
+        "pandas",
+        "pyarrow",
+        "loopml.blobs",
+        "loopml.data._snapshot",
+        "concurrent.futures",
+    )
     code = (
         "import sys; from loopml._launch import main\n"
         "try:\n    main(['data', 'status', 'customers'])\n"
         "except SystemExit as exit:\n"
-        "    print('exit', exit.code, sorted(m for m in ('typer', 'rich', 'sqlalchemy', 'pandas', 'pyarrow') if m in sys.modules))\n"
+        f"    print('exit', exit.code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True
@@ -145,3 +159,28 @@ def test_data_status_answers_without_loading_the_cli_framework(
         and missing.stderr.startswith("Error: ")
         and "not tracked" in missing.stderr
     )
+
+
+@pytest.mark.parametrize("aged", [True, False], ids=["fingerprinted", "racy"])
+def test_data_status_as_a_real_process_sees_a_same_size_rewrite(
+    folder: Path, tmp_path: Path, aged: bool
+) -> None:
+    if aged:
+        _age(folder)
+    env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
+    script = str(Path(sys.executable).parent / "loopml")
+    subprocess.run([script, "data", "add", str(folder)], env=env, check=True, capture_output=True)
+    clean = subprocess.run([script, "data", "status"], env=env, capture_output=True, text=True)
+    (folder / "people.csv").write_text(CSV.replace("pro", "PRO"))  # same size, new mtime
+
+    changed = subprocess.run([script, "data", "status"], env=env, capture_output=True, text=True)
+
+    assert clean.returncode == 0 and "up to date" in clean.stdout
+    assert changed.returncode == 0
+    assert "changed" in changed.stdout and "modified: people.csv" in changed.stdout
+
+
+def _age(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_file():
+            os.utime(path, ns=(OLD_NS, OLD_NS))

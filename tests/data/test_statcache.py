@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import os
 import random
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import blake3
 import pytest
 
-from loopml.data._statcache import RACY_NS, StatCache, hash_path, scan, walk
-from loopml.errors import NotFound
+from loopml.data import _snapshot
+from loopml.data._statcache import (
+    RACY_NS,
+    StatCache,
+    digest_of_files,
+    hash_path,
+    scan,
+    scan_folder,
+    walk,
+)
+from loopml.errors import NotFound, StoreError
 
 # Files get an mtime of 2020 unless a test says otherwise: far older than the racy
 # window, whatever the clock says.
@@ -40,6 +51,19 @@ class CountingHash:
 
     def names(self) -> list[str]:
         return sorted(os.path.basename(path) for path in self.paths)
+
+
+def run_sql(database: Path, sql: str, rows: list[tuple[Any, ...]] | None = None) -> list[Any]:
+    """Run one statement on a cache file directly (committed), and return its rows."""
+    db = sqlite3.connect(database)
+    try:
+        with db:
+            if rows is not None:
+                db.executemany(sql, rows)
+                return []
+            return db.execute(sql).fetchall()
+    finally:
+        db.close()
 
 
 @pytest.fixture
@@ -218,3 +242,121 @@ def test_hash_path_is_the_blake3_of_the_content(tmp_path: Path, size: int) -> No
     data = random.Random(size).randbytes(size)
 
     assert hash_path(str(write(tmp_path / "f.bin", data))) == digest(data)
+
+
+def test_an_unchanged_folder_is_answered_by_its_fingerprint(folder: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "stats.db"
+    with StatCache(cache_file) as cache:
+        first = scan_folder(folder, cache)
+    run_sql(cache_file, "DELETE FROM stats")  # only the folder's own row can answer now
+    counting = CountingHash()
+
+    with StatCache(cache_file) as cache:
+        again = scan_folder(folder, cache, hash_file=counting)
+        digests = again.digests()
+
+    assert counting.paths == []
+    assert again.content_digest == first.content_digest == digest_of_files(first.digests())
+    assert digests == first.digests() and list(digests) == sorted(digests)
+    assert run_sql(cache_file, "SELECT root FROM folders") == [(str(folder),)]
+
+
+def test_a_same_size_rewrite_with_a_new_mtime_changes_the_fingerprint(
+    folder: Path, cache: StatCache
+) -> None:
+    before = scan_folder(folder, cache)
+    write(folder / "part-03.csv", b"ROW 3\n" * 4, mtime_ns=OLD_NS + 1)  # same size and inode
+    counting = CountingHash()
+
+    after = scan_folder(folder, cache, hash_file=counting)
+
+    assert counting.names() == ["part-03.csv"]
+    assert after.content_digest != before.content_digest
+    assert after.digests()["part-03.csv"] == digest(b"ROW 3\n" * 4)
+
+
+def test_a_fresh_file_keeps_the_fingerprint_from_being_stored(folder: Path, tmp_path: Path) -> None:
+    now = OLD_NS + 10 * RACY_NS
+    fresh_ns = now - RACY_NS // 2
+    write(folder / "fresh.csv", b"old", mtime_ns=fresh_ns)
+    cache_file = tmp_path / "stats.db"
+    counting = CountingHash()
+
+    with StatCache(cache_file, clock=lambda: now) as cache:
+        scan_folder(folder, cache)
+        write(folder / "fresh.csv", b"new", mtime_ns=fresh_ns)  # same size, same mtime
+        again = scan_folder(folder, cache, hash_file=counting)
+
+    assert run_sql(cache_file, "SELECT root FROM folders") == []
+    assert counting.names() == ["fresh.csv"]
+    assert again.digests()["fresh.csv"] == digest(b"new")
+
+
+def test_a_cache_from_before_folder_fingerprints_keeps_working(
+    folder: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.db"
+    run_sql(
+        old,
+        "CREATE TABLE stats (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+        "mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID",
+    )
+    base, files = walk(folder)
+    rows = [(f"{base}/{rel}", *stat, hash_path(f"{base}/{rel}")) for rel, *stat in files]
+    run_sql(old, "INSERT INTO stats VALUES (?, ?, ?, ?, ?)", rows)
+    counting = CountingHash()
+
+    with StatCache(old) as cache:
+        digests = scan(folder, cache, hash_file=counting)
+
+    assert counting.paths == [] and len(digests) == 21
+    assert run_sql(old, "SELECT root FROM folders") == [(str(folder),)]
+
+
+def test_digests_still_answer_when_the_folder_row_is_replaced(folder: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "stats.db"
+    counting = CountingHash()
+    with StatCache(cache_file) as cache:
+        expected = scan(folder, cache)
+        state = scan_folder(folder, cache, hash_file=counting)  # answered by the fingerprint
+        run_sql(cache_file, "DELETE FROM folders")  # as if another scan replaced the row
+
+        assert state.digests() == expected
+    assert counting.paths == []
+
+
+def test_damaged_folder_digests_are_a_store_error(folder: Path, tmp_path: Path) -> None:
+    cache_file = tmp_path / "stats.db"
+    with StatCache(cache_file) as cache:
+        scan(folder, cache)
+    run_sql(cache_file, "UPDATE folders SET digests = x'00ff'")
+
+    with StatCache(cache_file) as cache, pytest.raises(StoreError, match="damaged digests"):
+        scan(folder, cache)
+
+
+def test_a_file_and_its_folder_keep_separate_fingerprints(folder: Path, cache: StatCache) -> None:
+    whole = scan_folder(folder, cache)
+    single = scan_folder(folder / "part-00.csv", cache)
+    counting = CountingHash()
+
+    again = (
+        scan_folder(folder, cache, hash_file=counting),
+        scan_folder(folder / "part-00.csv", cache, hash_file=counting),
+    )
+
+    assert [state.content_digest for state in again] == [
+        whole.content_digest,
+        single.content_digest,
+    ]
+    assert single.digests() == {"part-00.csv": digest(b"row 0\n")}
+    assert counting.paths == []
+
+
+@pytest.mark.parametrize(
+    "digests",
+    [{}, {"a.csv": "a" * 64}, {"b/c": "c" * 64, "b": "b" * 64, "é ü/x": "d" * 64}],
+    ids=["empty", "one", "nested-and-unicode"],
+)
+def test_digest_of_files_is_the_snapshot_s(digests: dict[str, str]) -> None:
+    assert digest_of_files(digests) == _snapshot.digest_of_files(digests)

@@ -66,6 +66,10 @@ def test_read_table_reads_each_format(tmp_path: Path, suffix: str) -> None:
         ("a.json", False),
         ("a.csv.gz", False),
         ("README", False),
+        (".csv", False),  # a hidden file with no suffix, as Path.suffix sees it
+        ("dir/.csv", False),
+        ("dir.csv/data", False),
+        ("..csv", True),
     ],
     ids=lambda value: str(value),
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 
 from loopml.blobs._atomic import download
+from loopml.blobs._batch import BlobBatch
 from loopml.blobs._hashing import check_digest, hash_file, iter_chunks, open_source
 from loopml.blobs._local import LocalBlobStore
 from loopml.blobs._port import BlobRef, BlobStore
@@ -25,6 +26,7 @@ from loopml.blobs._registry import open_blob_store
 from loopml.blobs._s3 import S3BlobStore
 
 __all__ = [
+    "BlobBatch",
     "BlobRef",
     "BlobStore",
     "LocalBlobStore",

@@ -4,25 +4,36 @@ Every write goes to ``root/tmp/<random>``, is fsynced, made read-only and only t
 renamed to its digest name with :func:`os.replace`, which is atomic on POSIX. A crash,
 even SIGKILL mid-write, therefore leaves at most an orphan under ``root/tmp/`` (removed
 by :meth:`LocalBlobStore.sweep_temp`), never partial content under a digest name.
+
+A :meth:`LocalBlobStore.batch` keeps that order for many blobs at a lower price: it
+writes all their temp files, flushes them together (one ``syncfs`` of the store's
+filesystem for a large batch, an fsync per file for a small one), renames them, and
+flushes the renames.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 import secrets
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, cast
 from urllib.parse import unquote, urlsplit
 
 from loopml.blobs._atomic import download, fsync_dir, os_errors, rename_or_discard, write_temp
+from loopml.blobs._batch import _BatchScope
 from loopml.blobs._hashing import check_digest, hash_file, is_digest, open_source
 from loopml.blobs._port import BlobRef
 from loopml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
+    from loopml.blobs._batch import BlobBatch
     from loopml.config import Settings
 
 __all__ = ["LocalBlobStore", "local_store_from_uri"]
@@ -30,6 +41,11 @@ __all__ = ["LocalBlobStore", "local_store_from_uri"]
 _TEMP_DIR = "tmp"
 _READ_ONLY = 0o444
 _DEFAULT_TEMP_AGE = 3600.0
+# A batch this large is flushed with one syncfs (whole filesystem, one journal commit)
+# rather than an fsync per file (a journal commit each): measured on these disks, 25
+# packs of 24 MiB take 0.3 s either way, 271 chunks of 4 MiB 1.2 s against 0.5 s.
+_SYNCFS_FROM_BLOBS = 16
+_SYNCFS_FROM_BYTES = 64 << 20
 
 
 class LocalBlobStore:
@@ -104,6 +120,18 @@ class LocalBlobStore:
         with os_errors(f"store blob {ref.digest} under {self.uri}"):
             self._publish(temp, ref.digest)
         return ref
+
+    def batch(self) -> BlobBatch:
+        """Write many blobs of known digest and make them durable together.
+
+        Returns:
+            A :class:`~loopml.blobs._batch.BlobBatch`; use it as a context manager.
+
+        Example:
+            >>> with store.batch() as batch:
+            ...     batch.put(pack, blake3.blake3(pack).hexdigest())
+        """
+        return _LocalBatch(self)
 
     def open(self, digest: str) -> io.BufferedReader:
         """Open a stored blob for streaming reads; use it as a context manager.
@@ -213,6 +241,160 @@ class LocalBlobStore:
 
     def _not_found(self, digest: str) -> NotFound:
         return NotFound(f"Blob {digest} not found in {self.uri}.")
+
+
+class _LocalBatch(_BatchScope):
+    """Temp files written now, flushed, renamed and flushed again on commit."""
+
+    def __init__(self, store: LocalBlobStore) -> None:
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: dict[str, Path] = {}  # digest -> its temp file
+        self._bytes = 0
+
+    def put(self, data: ReadableBuffer, digest: str) -> bool:
+        """Write ``data`` to a temp file, to be published under ``digest`` on commit.
+
+        The digest is the caller's: the bytes are the ones it hashed, held in memory.
+
+        Raises:
+            InvalidInput: ``digest`` is malformed.
+            StoreError: the temp file cannot be written.
+        """
+        store = self._store
+        if store.exists(digest):
+            return False
+        with self._lock:
+            if digest in self._pending:
+                return False
+            temp = store._temp / secrets.token_hex(16)
+            self._pending[digest] = temp
+        view = memoryview(data).cast("B")
+        try:
+            with os_errors(f"write a blob under {store.uri}"):
+                store._temp.mkdir(parents=True, exist_ok=True)
+                # Created read-only: the descriptor may still write; no chmod needed.
+                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
+                fd = os.open(temp, flags, _READ_ONLY)
+                try:
+                    written = 0
+                    while written < len(view):
+                        written += os.write(fd, view[written:])
+                    _start_writeback(fd)
+                finally:
+                    os.close(fd)
+        except BaseException:
+            with self._lock:
+                self._pending.pop(digest, None)
+            temp.unlink(missing_ok=True)
+            raise
+        with self._lock:
+            self._bytes += len(view)
+        return True
+
+    def commit(self) -> None:
+        """Flush every temp file, rename each to its digest name, flush the renames.
+
+        Raises:
+            StoreError: a flush or rename fails; the temp files are removed.
+        """
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            large = len(pending) >= _SYNCFS_FROM_BLOBS or self._bytes >= _SYNCFS_FROM_BYTES
+        if not pending:
+            return
+        store = self._store
+        try:
+            with os_errors(f"store {len(pending)} blob(s) under {store.uri}"):
+                if not (large and _syncfs(store._temp)):
+                    for temp in pending.values():
+                        _fsync_path(temp)
+                folders = set()
+                for digest, temp in pending.items():
+                    final = store._blob_path(digest)
+                    final.parent.mkdir(exist_ok=True)
+                    os.replace(temp, final)  # an identical blob stored meanwhile is the same
+                    folders.add(final.parent)
+                if not (large and _syncfs(store.root)):
+                    for folder in folders:
+                        fsync_dir(folder)
+        except BaseException:
+            for temp in pending.values():
+                temp.unlink(missing_ok=True)
+            raise
+
+    def abort(self) -> None:
+        """Remove the temp files of every blob not committed."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        for temp in pending.values():
+            temp.unlink(missing_ok=True)
+
+
+def _start_writeback(fd: int) -> None:
+    """Ask Linux to start writing ``fd``'s dirty pages now, without waiting for them.
+
+    The disk then works while the caller reads and hashes the next blob, and the flush
+    at commit finds little left to do. Measured on these disks, 256 blobs of 4 MiB
+    written with 1 ms of work between them: 0.55-0.6 s in all, durable, with this call;
+    without it 2-2.9 s, the writes throttled once dirty pages pile up, plus a 0.5 s
+    flush. Best effort: where sync_file_range(2) does not exist, the commit's flush
+    does all the work.
+    """
+    call = _libc_call("sync_file_range")
+    if call is not None:
+        call(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _syncfs(folder: Path) -> bool:
+    """Flush the filesystem holding ``folder`` with Linux's syncfs(2); False where the
+    call does not exist (other systems), so the caller fsyncs file by file.
+
+    Raises:
+        OSError: the flush failed (an I/O error).
+    """
+    call = _libc_call("syncfs")
+    if call is None:
+        return False
+    fd = os.open(folder, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        if call(fd) != 0:
+            import ctypes
+
+            errno = ctypes.get_errno()
+            raise OSError(errno, os.strerror(errno), str(folder))
+    finally:
+        os.close(fd)
+    return True
+
+
+@functools.cache
+def _libc_call(name: str) -> Callable[..., int] | None:
+    """``syncfs`` or ``sync_file_range`` from the C library; None where it lacks them."""
+    try:
+        import ctypes
+
+        function = getattr(ctypes.CDLL(None, use_errno=True), name)
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [getattr(ctypes, kind) for kind in _ARGTYPES[name]]
+    function.restype = ctypes.c_int
+    return cast("Callable[..., int]", function)
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+_ARGTYPES = {
+    "syncfs": ["c_int"],
+    "sync_file_range": ["c_int", "c_longlong", "c_longlong", "c_uint"],
+}
 
 
 def local_store_from_uri(uri: str, settings: Settings | None) -> LocalBlobStore:

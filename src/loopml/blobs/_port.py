@@ -6,7 +6,10 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from loopml.blobs._batch import BlobBatch
 
 __all__ = ["BlobRef", "BlobStore"]
 
@@ -54,6 +57,11 @@ class BlobStore(Protocol):
         Raises:
             TypeError: ``stream`` is a text stream.
         """
+        ...
+
+    def batch(self) -> BlobBatch:
+        """A batch for many blobs of known digest, made durable together on commit
+        (see :mod:`loopml.blobs._batch`); use it as a context manager."""
         ...
 
     def open(self, digest: str) -> AbstractContextManager[BinaryIO]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO
 from urllib.parse import urlsplit
 
 from loopml.blobs._atomic import download
+from loopml.blobs._batch import BlobBatch, StreamBatch
 from loopml.blobs._hashing import (
     CHUNK_SIZE,
     HashingReader,
@@ -216,6 +217,10 @@ class S3BlobStore:
             with suppress(LoopmlError), translated(self._where, "delete"):
                 self._client.delete_object(Bucket=self._bucket, Key=temp)
         return ref
+
+    def batch(self) -> BlobBatch:
+        """A batch whose puts are ordinary uploads, each durable when it returns."""
+        return StreamBatch(self)
 
     def open(self, digest: str) -> io.BufferedReader:
         """Open a stored blob for streaming reads; use it as a context manager.

@@ -52,9 +52,14 @@ def add(
     """Snapshot a file or folder as the next version of a dataset."""
     from loopml.cli._render_data import added_line, byte_progress
 
-    with byte_progress(path) as advance:
+    with byte_progress(f"Adding {path.name}") as bar:
         version = _repo(ctx).add(
-            path, name, message=message, profile=not no_profile, on_progress=advance
+            path,
+            name,
+            message=message,
+            profile=not no_profile,
+            on_progress=bar.advance,
+            on_total=bar.set_total,
         )
     _print(added_line(version))
 

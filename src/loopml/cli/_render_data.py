@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TransferSpeedColumn
 from rich.table import Table
 
 from loopml.cli._render import console
@@ -20,6 +18,7 @@ if TYPE_CHECKING:
     from loopml.data.checks import CheckReport
 
 __all__ = [
+    "ByteProgress",
     "added_line",
     "byte_progress",
     "check_table",
@@ -30,10 +29,25 @@ __all__ = [
 ]
 
 
+class ByteProgress:
+    """``advance(done)`` and ``set_total(total)`` for a Rich progress bar over bytes."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self._progress = progress
+        self._task = task
+
+    def advance(self, done: int) -> None:
+        """Show ``done`` bytes processed so far."""
+        self._progress.update(self._task, completed=done)
+
+    def set_total(self, total: int) -> None:
+        """Set the bar's length once the work's size is known."""
+        self._progress.update(self._task, total=total or None)
+
+
 @contextlib.contextmanager
-def byte_progress(path: Path) -> Iterator[Callable[[int], None]]:
-    """A Rich progress bar over the bytes under ``path``; yields ``advance(bytes)``."""
-    total = _size_of(path)
+def byte_progress(label: str) -> Iterator[ByteProgress]:
+    """A transient Rich progress bar over bytes, its total set once known."""
     columns = (
         "[progress.description]{task.description}",
         BarColumn(),
@@ -41,8 +55,7 @@ def byte_progress(path: Path) -> Iterator[Callable[[int], None]]:
         TransferSpeedColumn(),
     )
     with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task(f"Adding {path.name}", total=total or None)
-        yield lambda done: progress.update(task, completed=done)
+        yield ByteProgress(progress, progress.add_task(label, total=None))
 
 
 def added_line(version: DatasetVersion) -> str:
@@ -158,17 +171,6 @@ def check_table(report: CheckReport) -> Table:
             escape(result.message),
         )
     return table
-
-
-def _size_of(path: Path) -> int:
-    if path.is_file():
-        return path.stat().st_size
-    total = 0
-    for folder, _, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                total += os.stat(os.path.join(folder, name)).st_size
-    return total
 
 
 def _bytes(count: int) -> str:

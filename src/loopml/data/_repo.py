@@ -26,6 +26,7 @@ from loopml.errors import Conflict, InvalidInput, NotFound
 if TYPE_CHECKING:
     from loopml.blobs import BlobStore
     from loopml.config import Settings
+    from loopml.data._statcache import WalkedFile
     from loopml.data.checks import CheckReport, Checks
     from loopml.tracking import Client
 
@@ -136,6 +137,7 @@ class DataRepo:
         message: str = "",
         profile: bool = True,
         on_progress: Callable[[int], None] | None = None,
+        on_total: Callable[[int], None] | None = None,
     ) -> DatasetVersion:
         """Snapshot a file or folder as the next version of dataset ``name``.
 
@@ -149,14 +151,20 @@ class DataRepo:
             Conflict: a file changed while it was being added.
             InvalidInput: a bad name, or a tabular file that cannot be parsed.
         """
-        from loopml.data._snapshot import content_digest, manifest_bytes, snapshot
+        from loopml.data._snapshot import content_digest, manifest_bytes, store_files
+        from loopml.data._statcache import walk
+        from loopml.domain.names import check_dataset_name
 
         source = Path(path).expanduser().resolve()
         if not source.exists():
             raise NotFound(f"No file or folder at {str(path)!r} to add.")
-        dataset = name or source.name
-        entries = snapshot(source, self.blobs, on_progress=on_progress)
-        manifest = _put(self.blobs, manifest_bytes(entries))
+        dataset = check_dataset_name(name or source.name)  # before any byte is stored
+        base, files = walk(source)
+        if on_total is not None:
+            on_total(sum(walked[1] for walked in files))
+        blobs = self.blobs
+        entries = store_files(base, files, blobs, on_progress=on_progress)
+        manifest = _put(blobs, manifest_bytes(entries))
         schema, profile_digest = self._describe_tables(source, entries) if profile else ({}, None)
         version, _ = self.client.stores.datasets.create_version(
             DatasetVersionDraft(
@@ -173,7 +181,8 @@ class DataRepo:
             )
         )
         self.tracked.set(version.name, source, version.version)
-        self._remember_stats(source, entries)
+        # The walk's stats are the ones the snapshot checked after reading each file.
+        self._remember_stats(base, files, entries)
         return version
 
     def _describe_tables(
@@ -188,22 +197,24 @@ class DataRepo:
 
         schema: dict[str, Any] = {}
         profiles: dict[str, Any] = {}
+        single_file = source.is_file()
         for entry in tables:
-            described = profile_file(_local_file(source, entry.path))
+            described = profile_file(source if single_file else source / entry.path)
             schema[entry.path] = described["schema"]
             profiles[entry.path] = described["profile"]
         return schema, _put(self.blobs, orjson.dumps(profiles, option=orjson.OPT_SORT_KEYS))
 
-    def _remember_stats(self, source: Path, entries: list[FileEntry]) -> None:
+    def _remember_stats(self, base: str, files: list[WalkedFile], entries: list[FileEntry]) -> None:
+        """Cache the digest of each walked file that is one of ``entries``."""
         from loopml.data._statcache import StatCache
 
-        cache = StatCache(self.home / "data" / "statcache.db")
-        rows = []
-        for entry in entries:
-            local = _local_file(source, entry.path)
-            stat = local.stat()
-            rows.append((str(local), stat.st_size, stat.st_mtime_ns, stat.st_ino, entry.digest))
-        cache.store_many(rows)
+        digests = {entry.path: entry.digest for entry in entries}
+        rows = [
+            (f"{base}/{rel}", size, mtime_ns, inode, digests[rel])
+            for rel, size, mtime_ns, inode in files
+            if rel in digests
+        ]
+        StatCache(self.home / "data" / "statcache.db").store_many(rows)
 
     # -- reading versions ----------------------------------------------------------------
 
@@ -258,36 +269,26 @@ class DataRepo:
 
     def status(self, name: str | None = None) -> list[DatasetStatus]:
         """What changed in the tracked working copies (or in ``name``'s) since the
-        version each holds. Unchanged files are answered from the stat cache.
+        version each holds. Unchanged files are answered from the stat cache, an unchanged
+        working copy from its one fingerprint row (no manifest read).
 
         Raises:
             NotFound: ``name`` is not tracked in this project.
         """
-        from loopml.data._snapshot import digest_of_files
-        from loopml.data._statcache import StatCache, scan
+        from loopml.data._statcache import FolderScan, StatCache, digest_of_files, scan_folder
 
         tracked = self.tracked.all() if name is None else [self._tracked(name)]
-        cache = StatCache(self.home / "data" / "statcache.db")
+        gone = FolderScan(digest_of_files({}), dict)  # a working copy deleted since
         reports = []
-        for item in tracked:
-            version = self._read_version(item.name, item.version)
-            current = scan(item.path, cache) if item.path.exists() else {}
-            if digest_of_files(current) == version.content_digest:  # clean: no manifest read
-                reports.append(DatasetStatus(item.name, item.path, item.version))
-                continue
-            recorded = self._digests(version)
-            reports.append(
-                DatasetStatus(
-                    name=item.name,
-                    path=item.path,
-                    version=item.version,
-                    added=sorted(set(current) - set(recorded)),
-                    removed=sorted(set(recorded) - set(current)),
-                    modified=sorted(
-                        p for p in current.keys() & recorded.keys() if current[p] != recorded[p]
-                    ),
-                )
-            )
+        with StatCache(self.home / "data" / "statcache.db") as cache:
+            for item in tracked:
+                version = self._read_version(item.name, item.version)
+                state = scan_folder(item.path, cache) if item.path.exists() else gone
+                if state.content_digest == version.content_digest:  # clean: no manifest read
+                    reports.append(DatasetStatus(item.name, item.path, item.version))
+                    continue
+                current, recorded = state.digests(), self._digests(version)
+                reports.append(_changes(item.name, item.path, item.version, current, recorded))
         return reports
 
     def checkout(
@@ -302,6 +303,7 @@ class DataRepo:
             NotFound: no such version, or no working copy and no ``to``.
         """
         from loopml.data._checkout import materialise
+        from loopml.data._statcache import walk
 
         version = self.get_version(ref)
         tracked = self.tracked.get(version.name)
@@ -327,7 +329,7 @@ class DataRepo:
         if into_working_copy:
             self._drop_files_of_held_version(tracked, target, entries)  # type: ignore[arg-type]
             self.tracked.set(version.name, dest, version.version)
-            self._remember_stats(target, entries)
+            self._remember_stats(*walk(dest), entries)
         return dest
 
     def _drop_files_of_held_version(
@@ -500,10 +502,6 @@ def _put(blobs: BlobStore, data: bytes) -> str:
     return put_bytes(blobs, data).digest
 
 
-def _local_file(source: Path, relative: str) -> Path:
-    return source if source.is_file() else source / relative
-
-
 def _active_run_id(client: Client) -> str | None:
     from loopml.tracking import active_run
 
@@ -561,3 +559,16 @@ def _copy_blobs(digests: list[str], source: BlobStore, target: BlobStore) -> int
             raise Conflict(f"Blob {digest} changed on its way from {source.uri} to {target.uri}.")
         copied += 1
     return copied
+
+
+def _changes(
+    name: str, path: Path, version: int, current: dict[str, str], recorded: dict[str, str]
+) -> DatasetStatus:
+    return DatasetStatus(
+        name=name,
+        path=path,
+        version=version,
+        added=sorted(current.keys() - recorded.keys()),
+        removed=sorted(recorded.keys() - current.keys()),
+        modified=sorted(p for p in current.keys() & recorded.keys() if current[p] != recorded[p]),
+    )

@@ -15,6 +15,12 @@ file whose mtime is less than :data:`RACY_NS` old is never cached: it could stil
 rewritten within the same timestamp tick with the same size, and the cache would then
 hide the change (git's "racy clean" problem).
 
+:func:`scan_folder` also remembers, per scanned root, a fingerprint of the whole walk
+(BLAKE3 of every file's path, size, mtime_ns and inode) with the folder's content digest
+and file digests. While a walk gives the same fingerprint, the folder is answered from
+that one row instead of one row per file (20,000 files: 2 ms instead of 60).
+The racy rule holds there too: no fingerprint is stored while any file is fresh.
+
 This module is on the path of ``loopml data status``, so it imports only the standard
 library, blake3 and loopml.errors (no loopml.blobs, pandas or SQLAlchemy); threads are
 imported only when something must be hashed.
@@ -22,12 +28,13 @@ imported only when something must be hashed.
 
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from operator import itemgetter
 from pathlib import Path
@@ -41,10 +48,13 @@ __all__ = [
     "IGNORED_DIR",
     "RACY_NS",
     "CachedStat",
+    "FolderScan",
     "StatCache",
     "WalkedFile",
+    "digest_of_files",
     "hash_path",
     "scan",
+    "scan_folder",
     "walk",
 ]
 
@@ -65,6 +75,9 @@ CachedStat: TypeAlias = tuple[int, int, int, str]
 _READ_SIZE = 1 << 20
 _BATCH = 500  # paths per SQL query; SQLite allows 999 parameters by default
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+# marshal format 2 writes no back-references: since format 3 an object is written as a
+# reference when its refcount is above 1, so equal walks could serialise differently.
+_FINGERPRINT_FORMAT = 2
 _buffers = threading.local()
 
 
@@ -84,25 +97,20 @@ def walk(root: Path) -> tuple[str, list[WalkedFile]]:
         InvalidInput: ``root`` is neither a file nor a folder.
         StoreError: a folder cannot be listed.
     """
-    path = os.path.abspath(root)
-    try:
-        top = os.stat(path)
-    except FileNotFoundError as exc:
-        raise NotFound(f"No file or folder at {str(root)!r}.") from exc
-    if stat.S_ISREG(top.st_mode):
-        folder, name = os.path.split(path)
-        return folder.rstrip("/"), [(name, top.st_size, top.st_mtime_ns, top.st_ino)]
-    if not stat.S_ISDIR(top.st_mode):
-        raise InvalidInput(f"{str(root)!r} is neither a file nor a folder.")
-    base = path.rstrip("/")
-    found: list[WalkedFile] = []
-    real_root = os.path.realpath(path).rstrip("/") + "/"
-    pending = [(base, "")]
-    while pending:
-        folder, prefix = pending.pop()
-        _walk_folder(folder, prefix, real_root, found, pending)
-    found.sort(key=itemgetter(0))
-    return base, found
+    base, files = _list_files(root)
+    files.sort(key=itemgetter(0))
+    return base, files
+
+
+def digest_of_files(digests: Mapping[str, str]) -> str:
+    """The content digest of files given as ``{path: digest}``: BLAKE3 of the sorted lines
+    ``path NUL digest LF``, what a version records as its ``content_digest``.
+
+    The same function as ``loopml.data._snapshot.digest_of_files`` (a test keeps them
+    equal), here so that ``status`` never imports the snapshot machinery.
+    """
+    lines = sorted(f"{path}\0{digest}\n" for path, digest in digests.items())
+    return str(blake3.blake3("".join(lines).encode()).hexdigest())
 
 
 def hash_path(path: str) -> str:
@@ -127,12 +135,43 @@ def hash_path(path: str) -> str:
     return str(hasher.hexdigest())
 
 
+class FolderScan:
+    """What :func:`scan_folder` found in a file or folder.
+
+    Attributes:
+        content_digest: :func:`digest_of_files` of its files, equal to a version's
+            ``content_digest`` exactly when it holds that version's files.
+    """
+
+    __slots__ = ("_digests", "_load", "content_digest")
+
+    def __init__(self, content_digest: str, load: Callable[[], dict[str, str]]) -> None:
+        self.content_digest = content_digest
+        self._load = load
+        self._digests: dict[str, str] | None = None
+
+    def __repr__(self) -> str:
+        return f"FolderScan({self.content_digest!r})"
+
+    def digests(self) -> dict[str, str]:
+        """Digest by POSIX relative path, in sorted path order (when the fingerprint
+        answered, unpacked from the cache on first use: a clean status never needs them).
+
+        Raises:
+            StoreError: the cached digests are damaged, or the cache cannot be read.
+        """
+        if self._digests is None:
+            self._digests = self._load()
+        return self._digests
+
+
 class StatCache:
     """Digests of local files keyed by absolute path, valid while their stat is unchanged.
 
-    A SQLite file with one table; a cache file that is not a database (truncated,
-    overwritten) is discarded and started afresh, since everything in it can be
-    recomputed.
+    A SQLite file with two tables, ``stats`` (one row per file) and ``folders`` (one row
+    per scanned root: the fingerprint of its walk, its content digest and digests); a
+    cache file that is not a database (truncated, overwritten) is discarded and started
+    afresh, since everything in it can be recomputed.
 
     Args:
         path: the cache file; created with its folder on first use.
@@ -222,6 +261,66 @@ class StatCache:
             db.execute("COMMIT")
         return len(fresh)
 
+    def folder_digest(self, root: str, fingerprint: bytes) -> str | None:
+        """The content digest stored for ``root`` with this walk fingerprint, if any.
+
+        Raises:
+            StoreError: the cache file cannot be opened or read.
+        """
+        query = "SELECT content_digest FROM folders WHERE root = ? AND fingerprint = ?"
+        with self._errors("read"):
+            row = self._connect().execute(query, (root, fingerprint)).fetchone()
+        return None if row is None else str(row[0])
+
+    def folder_digests(self, root: str, fingerprint: bytes) -> dict[str, str] | None:
+        """The file digests stored for ``root`` with this walk fingerprint, if any, in
+        sorted path order.
+
+        Raises:
+            StoreError: the cache file cannot be read, or holds damaged digests.
+        """
+        query = "SELECT digests FROM folders WHERE root = ? AND fingerprint = ?"
+        with self._errors("read"):
+            row = self._connect().execute(query, (root, fingerprint)).fetchone()
+        if row is None:
+            return None
+        try:
+            digests = marshal.loads(row[0])
+        except (EOFError, ValueError, TypeError):
+            digests = None
+        if not isinstance(digests, dict):
+            raise StoreError(
+                f"The stat cache {str(self._path)!r} holds damaged digests for {root!r}; "
+                "delete the file (it is rebuilt on the next scan)."
+            )
+        return digests
+
+    def store_folder(
+        self,
+        root: str,
+        fingerprint: bytes,
+        digests: Mapping[str, str],
+        *,
+        content_digest: str,
+        newest_mtime_ns: int,
+    ) -> bool:
+        """Remember the fingerprint of ``root``'s walk with its digests (in sorted path
+        order) and their :func:`digest_of_files`, unless the newest file was modified less
+        than :data:`RACY_NS` ago.
+
+        Returns:
+            Whether the row was stored.
+
+        Raises:
+            StoreError: the cache file cannot be written.
+        """
+        if newest_mtime_ns >= self._clock() - RACY_NS:
+            return False
+        row = (root, fingerprint, content_digest, marshal.dumps(dict(digests)))
+        with self._errors("write"):
+            self._connect().execute("INSERT OR REPLACE INTO folders VALUES (?, ?, ?, ?)", row)
+        return True
+
     def close(self) -> None:
         """Close the database connection; the cache reopens it when used again."""
         if self._db is not None:
@@ -263,15 +362,7 @@ def scan(
 ) -> dict[str, str]:
     """The digest of every file of the dataset at ``root``, re-hashing only changed files.
 
-    A file whose size, mtime_ns and inode match its cache entry keeps the cached digest;
-    the others are hashed in parallel and the cache is updated. Files that vanish
-    between listing and hashing are left out.
-
-    Args:
-        root: the folder (or single file) to scan; see :func:`walk` for what counts.
-        cache: where digests are remembered, keyed by absolute path.
-        hash_file: computes a file's BLAKE3 hex digest from its path.
-        max_workers: threads hashing changed files; twice the CPU count when not given.
+    The digests of :func:`scan_folder`; see there.
 
     Returns:
         Digest by POSIX relative path, in sorted path order.
@@ -280,7 +371,73 @@ def scan(
         NotFound: ``root`` does not exist.
         StoreError: a file cannot be read, or the cache cannot be used.
     """
-    base, files = walk(root)
+    return scan_folder(root, cache, hash_file=hash_file, max_workers=max_workers).digests()
+
+
+def scan_folder(
+    root: Path,
+    cache: StatCache,
+    *,
+    hash_file: Callable[[str], str] = hash_path,
+    max_workers: int | None = None,
+) -> FolderScan:
+    """The content digest and file digests of the dataset at ``root``, hashing only
+    changed files.
+
+    When the walk's fingerprint equals the one stored for ``root``, the answer is that
+    row's. Otherwise a file whose size, mtime_ns and inode match its cache entry keeps
+    the cached digest; the others are hashed in parallel and the cache is updated, the
+    fingerprint included. Files that vanish between listing and hashing are left out.
+
+    Args:
+        root: the folder (or single file) to scan; see :func:`walk` for what counts.
+        cache: where digests are remembered, keyed by absolute path.
+        hash_file: computes a file's BLAKE3 hex digest from its path.
+        max_workers: threads hashing changed files; twice the CPU count when not given.
+
+    Raises:
+        NotFound: ``root`` does not exist.
+        StoreError: a file cannot be read, or the cache cannot be used.
+
+    Example:
+        >>> state = scan_folder(Path("data"), cache)
+        >>> state.content_digest == version.content_digest  # unchanged since that version
+        True
+    """
+    key = os.path.abspath(root)
+    base, files = _list_files(root)
+    # Hashed in listing order, which holds while the folder is unchanged: no sort on the
+    # fast path; another order only costs the per-file path.
+    fingerprint = blake3.blake3(marshal.dumps(files, _FINGERPRINT_FORMAT)).digest()
+    content = cache.folder_digest(key, fingerprint)
+    if content is not None:
+
+        def stored_digests() -> dict[str, str]:
+            digests = cache.folder_digests(key, fingerprint)
+            if digests is None:  # replaced since: the files' own rows still answer
+                files.sort(key=itemgetter(0))
+                digests = _scan_files(base, files, cache, hash_file, max_workers)
+            return digests
+
+        return FolderScan(content, stored_digests)
+    files.sort(key=itemgetter(0))
+    digests = _scan_files(base, files, cache, hash_file, max_workers)
+    content = digest_of_files(digests)
+    if len(digests) == len(files):  # else a file vanished: the walk is not what was hashed
+        newest = max((walked[2] for walked in files), default=0)
+        cache.store_folder(
+            key, fingerprint, digests, content_digest=content, newest_mtime_ns=newest
+        )
+    return FolderScan(content, lambda: digests)
+
+
+def _scan_files(
+    base: str,
+    files: list[WalkedFile],
+    cache: StatCache,
+    hash_file: Callable[[str], str],
+    max_workers: int | None,
+) -> dict[str, str]:
     if len(files) == 1:  # a single file: one point query
         rel = files[0][0]
         row = cache.lookup_many([f"{base}/{rel}"]).get(f"{base}/{rel}")
@@ -341,6 +498,28 @@ def _hash_batch(
     return digests
 
 
+def _list_files(root: Path) -> tuple[str, list[WalkedFile]]:
+    """:func:`walk` in listing order: the same order while the folder is unchanged."""
+    path = os.path.abspath(root)
+    try:
+        top = os.stat(path)
+    except FileNotFoundError as exc:
+        raise NotFound(f"No file or folder at {str(root)!r}.") from exc
+    if stat.S_ISREG(top.st_mode):
+        folder, name = os.path.split(path)
+        return folder.rstrip("/"), [(name, top.st_size, top.st_mtime_ns, top.st_ino)]
+    if not stat.S_ISDIR(top.st_mode):
+        raise InvalidInput(f"{str(root)!r} is neither a file nor a folder.")
+    base = path.rstrip("/")
+    found: list[WalkedFile] = []
+    real_root = os.path.realpath(path).rstrip("/") + "/"
+    pending = [(base, "")]
+    while pending:
+        folder, prefix = pending.pop()
+        _walk_folder(folder, prefix, real_root, found, pending)
+    return base, found
+
+
 def _walk_folder(
     folder: str,
     prefix: str,
@@ -399,6 +578,13 @@ def _open_db(path: Path) -> sqlite3.Connection:
             "CREATE TABLE IF NOT EXISTS stats (path TEXT PRIMARY KEY, size INTEGER NOT NULL, "
             "mtime_ns INTEGER NOT NULL, inode INTEGER NOT NULL, digest TEXT NOT NULL) "
             "WITHOUT ROWID"
+        )
+        # Added after the stats table; IF NOT EXISTS upgrades caches made without it. A
+        # rowid table: in a WITHOUT ROWID one, finding a row reads its whole record, the
+        # 1.5 MB of digests of 20,000 files included (2 ms instead of 0.03).
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS folders (root TEXT PRIMARY KEY, "
+            "fingerprint BLOB NOT NULL, content_digest TEXT NOT NULL, digests BLOB NOT NULL)"
         )
     except BaseException:
         db.close()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, BinaryIO, cast
 import blake3
 import pytest
 
-from loopml.blobs import BlobRef, BlobStore
+from loopml.blobs import BlobRef, BlobStore, put_bytes, read_bytes
 from loopml.errors import InvalidInput, NotFound
 
 if TYPE_CHECKING:
@@ -281,3 +281,31 @@ class BlobStoreContract:
         with pytest.raises(TypeError, match="binary"):
             blob_store.put_stream(cast(BinaryIO, io.StringIO("text")))
         assert list(blob_store.iter_digests()) == []
+
+    def test_batch_publishes_every_blob_on_commit(self, blob_store: BlobStore) -> None:
+        contents = [f"blob {n}".encode() * (n + 1) for n in range(20)]
+        with blob_store.batch() as batch:
+            written = [batch.put(data, _digest(data)) for data in contents]
+        assert written == [True] * 20
+        for data in contents:
+            assert read_bytes(blob_store, _digest(data)) == data
+
+    def test_batch_writes_content_once(self, blob_store: BlobStore) -> None:
+        stored = put_bytes(blob_store, b"already there")
+        with blob_store.batch() as batch:
+            first = batch.put(b"twice in one batch", _digest(b"twice in one batch"))
+            second = batch.put(b"twice in one batch", _digest(b"twice in one batch"))
+            again = batch.put(b"already there", stored.digest)
+        assert (first, second, again) == (True, False, False)
+        assert sorted(blob_store.iter_digests()) == sorted(
+            [stored.digest, _digest(b"twice in one batch")]
+        )
+
+    def test_batch_refuses_a_malformed_digest(self, blob_store: BlobStore) -> None:
+        with pytest.raises(InvalidInput, match="not-a-digest"), blob_store.batch() as batch:
+            batch.put(b"data", "not-a-digest")
+        assert list(blob_store.iter_digests()) == []
+
+
+def _digest(data: bytes) -> str:
+    return str(blake3.blake3(data).hexdigest())

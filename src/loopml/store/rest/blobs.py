@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from loopml.blobs import BlobRef, check_digest, download, hash_file, iter_chunks, open_source
+from loopml.blobs._batch import BlobBatch, StreamBatch
 from loopml.errors import NotFound
 from loopml.store.rest._http import HttpTransport
 from loopml.store.rest.schemas import BlobRefBody
@@ -105,6 +106,10 @@ class RestBlobStore:
 
         body = content()
         return self._upload(lambda: body, replayable=False)
+
+    def batch(self) -> BlobBatch:
+        """A batch whose puts are ordinary uploads, each durable when it returns."""
+        return StreamBatch(self)
 
     def open(self, digest: str) -> io.BufferedReader:
         """Open a stored blob for streaming reads; use it as a context manager.
