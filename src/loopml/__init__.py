@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         Run,
         RunStatus,
     )
+    from loopml.pipelines import pipeline, rerun_pipeline, resume_pipeline, run_pipeline, step
     from loopml.registry import ModelRegistry, load_model, log_model, set_alias
     from loopml.registry.autolog import autolog
     from loopml.tracking import (
@@ -79,6 +80,10 @@ _LAZY: dict[str, str] = {
     "log_model": "loopml.registry",
     "set_alias": "loopml.registry",
     "autolog": "loopml.registry.autolog",
+    **{
+        name: "loopml.pipelines"
+        for name in ("pipeline", "rerun_pipeline", "resume_pipeline", "run_pipeline", "step")
+    },
     **{
         name: "loopml.tracking"
         for name in (
@@ -140,11 +145,16 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "pipeline",
+    "rerun_pipeline",
+    "resume_pipeline",
+    "run_pipeline",
     "search_runs",
     "set_alias",
     "set_tag",
     "set_tags",
     "start_run",
+    "step",
 ]
 
 

@@ -89,6 +89,8 @@ class Settings:
         tracking_uri: ``http://host:port`` of a loopml server to talk to instead of the
             local store; unset means local.
         data_remote: blob store URI that ``loopml data push/pull`` use by default.
+        dask_address: ``tcp://host:port`` of the Dask scheduler that
+            ``--executor dask`` uses; unset starts a local cluster of processes.
     """
 
     home: Path
@@ -101,6 +103,7 @@ class Settings:
     tracking_heartbeat_timeout: float = 120.0
     s3_endpoint_url: str | None = None
     data_remote: str | None = None
+    dask_address: str | None = None
     server_host: str = "127.0.0.1"
     server_port: int = 8476
     http_timeout: float = 30.0
@@ -200,6 +203,7 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "tracking_heartbeat_timeout": _number(float, above=0),
     "s3_endpoint_url": _optional_text,
     "data_remote": _optional_text,
+    "dask_address": _optional_text,
     "server_host": _text,
     "server_port": _number(int, at_least=1, at_most=65535),
     "http_timeout": _number(float, above=0),

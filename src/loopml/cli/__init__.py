@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import _admin, _data, _experiments, _models, _runs
+from loopml.cli import _admin, _data, _experiments, _models, _pipelines, _runs
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
 
@@ -29,6 +29,7 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+app.add_typer(_pipelines.app, name="pipeline")
 app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)

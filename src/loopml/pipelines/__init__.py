@@ -1,0 +1,54 @@
+"""Pipelines: steps in a DAG derived from the code, cached, retried, run locally or on Dask.
+
+Example:
+    >>> from loopml import pipeline, step
+    >>> @step
+    ... def load(rows: int = 1000) -> pd.DataFrame: ...
+    >>> @step
+    ... def train(df: pd.DataFrame, C: float = 1.0) -> LogisticRegression: ...
+    >>> @pipeline
+    ... def training(rows: int = 1000, C: float = 1.0):
+    ...     return train(load(rows=rows), C=C)
+    >>> run = loopml.run_pipeline(training, params={"C": 0.5})
+"""
+
+from __future__ import annotations
+
+from loopml.pipelines._authoring import (
+    DatasetInput,
+    Graph,
+    Node,
+    Output,
+    Pipeline,
+    Step,
+    dataset,
+    pipeline,
+    step,
+)
+from loopml.pipelines._executors import EXECUTORS, Executor, WorkerLost
+from loopml.pipelines._history import PipelineRerun, rerun_pipeline, resume_pipeline
+from loopml.pipelines._runner import PipelineRun, StepFailed, StepRecord, run_pipeline
+from loopml.pipelines._targets import load_target
+
+__all__ = [
+    "EXECUTORS",
+    "DatasetInput",
+    "Executor",
+    "Graph",
+    "Node",
+    "Output",
+    "Pipeline",
+    "PipelineRerun",
+    "PipelineRun",
+    "Step",
+    "StepFailed",
+    "StepRecord",
+    "WorkerLost",
+    "dataset",
+    "load_target",
+    "pipeline",
+    "rerun_pipeline",
+    "resume_pipeline",
+    "run_pipeline",
+    "step",
+]
