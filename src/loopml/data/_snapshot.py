@@ -34,7 +34,7 @@ import threading
 import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from itertools import count, pairwise
@@ -46,7 +46,7 @@ import blake3
 import orjson
 
 from loopml.blobs._hashing import is_digest
-from loopml.data._statcache import IGNORED_DIR, WalkedFile, walk
+from loopml.data._statcache import IGNORED_DIR, WalkedFile, digest_of_files, walk
 from loopml.domain.data import FileEntry, FilePart
 from loopml.errors import Conflict, InvalidInput, StoreError
 
@@ -579,13 +579,6 @@ def content_digest(entries: Iterable[FileEntry]) -> str:
     into blobs, the same files give the same digest.
     """
     return digest_of_files({entry.path: entry.digest for entry in entries})
-
-
-def digest_of_files(digests: Mapping[str, str]) -> str:
-    """:func:`content_digest` of files given as ``{path: digest}`` (what a scan of a
-    working copy yields), so ``status`` can tell "unchanged" without the manifest."""
-    lines = sorted(f"{path}\0{digest}\n" for path, digest in digests.items())
-    return str(blake3.blake3("".join(lines).encode()).hexdigest())
 
 
 def path_problem(path: str) -> str | None:

@@ -106,8 +106,8 @@ def digest_of_files(digests: Mapping[str, str]) -> str:
     """The content digest of files given as ``{path: digest}``: BLAKE3 of the sorted lines
     ``path NUL digest LF``, what a version records as its ``content_digest``.
 
-    The same function as ``loopml.data._snapshot.digest_of_files`` (a test keeps them
-    equal), here so that ``status`` never imports the snapshot machinery.
+    It lives here, not in ``_snapshot`` (which uses it for ``content_digest``), so that
+    ``status`` never imports the snapshot machinery.
     """
     lines = sorted(f"{path}\0{digest}\n" for path, digest in digests.items())
     return str(blake3.blake3("".join(lines).encode()).hexdigest())
