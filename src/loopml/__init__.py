@@ -41,7 +41,14 @@ if TYPE_CHECKING:
         Run,
         RunStatus,
     )
-    from loopml.pipelines import pipeline, rerun_pipeline, resume_pipeline, run_pipeline, step
+    from loopml.pipelines import (
+        pipeline,
+        rerun_pipeline,
+        resume_pipeline,
+        run_pipeline,
+        schedule_pipeline,
+        step,
+    )
     from loopml.registry import ModelRegistry, load_model, log_model, set_alias
     from loopml.registry.autolog import autolog
     from loopml.tracking import (
@@ -82,7 +89,14 @@ _LAZY: dict[str, str] = {
     "autolog": "loopml.registry.autolog",
     **{
         name: "loopml.pipelines"
-        for name in ("pipeline", "rerun_pipeline", "resume_pipeline", "run_pipeline", "step")
+        for name in (
+            "pipeline",
+            "rerun_pipeline",
+            "resume_pipeline",
+            "run_pipeline",
+            "schedule_pipeline",
+            "step",
+        )
     },
     **{
         name: "loopml.tracking"
@@ -149,6 +163,7 @@ __all__ = [
     "rerun_pipeline",
     "resume_pipeline",
     "run_pipeline",
+    "schedule_pipeline",
     "search_runs",
     "set_alias",
     "set_tag",

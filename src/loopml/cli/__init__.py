@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import _admin, _data, _experiments, _models, _pipelines, _runs
+from loopml.cli import _admin, _data, _experiments, _models, _pipelines, _runs, _schedules
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
 
@@ -29,11 +29,14 @@ app.add_typer(_runs.app, name="runs")
 app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_data.app, name="data")
 app.add_typer(_models.app, name="models")
+_pipelines.app.command("schedule")(_schedules.create)
 app.add_typer(_pipelines.app, name="pipeline")
+app.add_typer(_schedules.app, name="schedule")
 app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)
 app.command("server")(_admin.server)
+app.command("scheduler")(_schedules.scheduler)
 
 
 @app.callback()

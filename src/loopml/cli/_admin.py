@@ -31,11 +31,15 @@ def server(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8476).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    scheduler: Annotated[
+        bool, typer.Option(help="Fire pipeline schedules from this server.")
+    ] = True,
 ) -> None:
-    """Serve the REST API (OpenAPI at /docs) over this project's store."""
+    """Serve the REST API (OpenAPI at /docs) over this project's store, and fire its
+    pipeline schedules."""
     from loopml.server import run_server
 
-    run_server(settings_of(ctx), host=host, port=port, workers=workers)
+    run_server(settings_of(ctx), host=host, port=port, workers=workers, scheduler=scheduler)
 
 
 @db_app.command("upgrade")

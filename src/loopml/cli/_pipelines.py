@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from loopml.domain import Run
     from loopml.tracking import Client
 
-__all__ = ["app"]
+__all__ = ["app", "check_key_values", "key_values"]
 
 T = TypeVar("T")
 
@@ -38,12 +38,17 @@ def _executor_name(value: str) -> str:
     return value
 
 
-def _key_values(values: list[str] | None) -> list[str]:
+def check_key_values(values: list[str] | None) -> list[str]:
     for item in values or []:
         key, sep, _ = item.partition("=")
         if not sep or not key.strip():
             raise typer.BadParameter(f"{item!r} is not KEY=VALUE (e.g. --param rows=1000).")
     return values or []
+
+
+def key_values(items: list[str] | None) -> dict[str, str]:
+    """``KEY=VALUE`` options as a mapping (already checked by their callback)."""
+    return dict(item.split("=", 1) for item in items or [])
 
 
 RunId = Annotated[str, typer.Argument(help="Pipeline run id (the parent run, not a step's).")]
@@ -69,7 +74,7 @@ def run(
     param: Annotated[
         list[str] | None,
         typer.Option(
-            "--param", "-p", callback=_key_values, help="KEY=VALUE parameter (repeatable)."
+            "--param", "-p", callback=check_key_values, help="KEY=VALUE parameter (repeatable)."
         ),
     ] = None,
     no_cache: Annotated[
@@ -84,7 +89,7 @@ def run(
     """Run a pipeline: one tracked run, a child run per step; unchanged steps are cached."""
     from loopml.pipelines import load_target, run_pipeline
 
-    params = dict(item.split("=", 1) for item in param or [])
+    params = key_values(param)
     pipeline = load_target(target)
     _watch(
         pipeline.name,

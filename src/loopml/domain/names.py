@@ -14,12 +14,15 @@ __all__ = [
     "RESERVED_ALIASES",
     "check_alias",
     "check_dataset_name",
+    "check_firing_id",
     "check_model_name",
+    "check_schedule_name",
     "check_version_number",
 ]
 
 RESERVED_ALIASES = frozenset({"latest"})
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,249}")
+_FIRING_ID = re.compile(r"[A-Za-z0-9_\-]{1,32}")
 _ALIAS = re.compile(r"[a-z][a-z0-9_\-]{0,62}")
 
 
@@ -41,6 +44,29 @@ def check_dataset_name(name: object) -> str:
             letter or digit.
     """
     return _check_uri_name("Dataset", name, "customers")
+
+
+def check_schedule_name(name: object) -> str:
+    """Return ``name`` if it can name a pipeline schedule.
+
+    Raises:
+        InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
+            letter or digit.
+    """
+    return _check_uri_name("Schedule", name, "nightly-training")
+
+
+def check_firing_id(firing_id: object) -> str:
+    """Return ``firing_id`` if it can identify a schedule firing (and be a path segment).
+
+    Raises:
+        InvalidInput: not 1-32 letters, digits, ``_`` or ``-``.
+    """
+    if not isinstance(firing_id, str) or not _FIRING_ID.fullmatch(firing_id):
+        raise InvalidInput(
+            f"Firing id {firing_id!r} is invalid: use 1-32 letters, digits, '_' or '-'."
+        )
+    return firing_id
 
 
 def _check_uri_name(kind: str, name: object, example: str) -> str:

@@ -28,6 +28,16 @@ from loopml.pipelines._authoring import (
 from loopml.pipelines._executors import EXECUTORS, Executor, WorkerLost
 from loopml.pipelines._history import PipelineRerun, rerun_pipeline, resume_pipeline
 from loopml.pipelines._runner import PipelineRun, StepFailed, StepRecord, run_pipeline
+from loopml.pipelines._scheduler import Scheduler
+from loopml.pipelines._schedules import (
+    delete_schedule,
+    list_schedules,
+    pause_schedule,
+    resume_schedule,
+    schedule_history,
+    schedule_pipeline,
+    upcoming_firings,
+)
 from loopml.pipelines._targets import load_target
 
 __all__ = [
@@ -40,15 +50,23 @@ __all__ = [
     "Pipeline",
     "PipelineRerun",
     "PipelineRun",
+    "Scheduler",
     "Step",
     "StepFailed",
     "StepRecord",
     "WorkerLost",
     "dataset",
+    "delete_schedule",
+    "list_schedules",
     "load_target",
+    "pause_schedule",
     "pipeline",
     "rerun_pipeline",
     "resume_pipeline",
+    "resume_schedule",
     "run_pipeline",
+    "schedule_history",
+    "schedule_pipeline",
     "step",
+    "upcoming_firings",
 ]

@@ -1,4 +1,5 @@
-"""``python -m loopml.server [--host H] [--port N] [--workers W]``: serve the REST API."""
+"""``python -m loopml.server [--host H] [--port N] [--workers W] [--no-scheduler]``: serve
+the REST API."""
 
 from __future__ import annotations
 
@@ -20,6 +21,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", help="address to bind (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, help="port to listen on (default: 8476)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (default: 1)")
+    parser.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="do not fire pipeline schedules from this server",
+    )
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error(f"--workers must be at least 1, got {args.workers}")
@@ -30,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(exc.exit_code) from None
     from loopml.server import run_server
 
-    run_server(settings, workers=args.workers)
+    run_server(settings, workers=args.workers, scheduler=not args.no_scheduler)
 
 
 if __name__ == "__main__":

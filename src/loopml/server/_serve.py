@@ -23,6 +23,7 @@ def run_server(
     host: str | None = None,
     port: int | None = None,
     workers: int = 1,
+    scheduler: bool = True,
 ) -> None:
     """Serve the REST API until interrupted (Ctrl-C or SIGTERM).
 
@@ -33,6 +34,7 @@ def run_server(
             Bind 0.0.0.0 only behind something that authenticates requests.
         port: the port; ``settings.server_port`` (8476) when not given.
         workers: the number of server processes.
+        scheduler: fire pipeline schedules from the server (see :func:`create_app`).
 
     Raises:
         ValueError: ``workers`` is below 1.
@@ -45,7 +47,7 @@ def run_server(
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}.")
     config = uvicorn.Config(
-        functools.partial(create_app, settings),
+        functools.partial(create_app, settings, scheduler=scheduler),
         factory=True,
         host=host or settings.server_host,
         port=port or settings.server_port,

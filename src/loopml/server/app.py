@@ -1,8 +1,9 @@
 """The REST API application: routes under ``/api/v1``, OpenAPI at ``/docs``.
 
 :func:`create_app` builds the app over explicit settings. At startup it opens the SQL
-stores (and the blob store they name) and starts the reaper, which marks as failed the
-running runs whose process stopped beating; at shutdown it stops both.
+stores (and the blob store they name), starts the reaper, which marks as failed the
+running runs whose process stopped beating, and the scheduler, which fires pipeline
+schedules; at shutdown it stops them.
 
 Only light modules load here (FastAPI, SQLAlchemy, the stores): no pandas, no
 scikit-learn. The server answers within a second or two of starting.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,14 +24,14 @@ from starlette.concurrency import run_in_threadpool
 
 from loopml import __version__
 from loopml.errors import LoopmlError
-from loopml.server import _blobs, _datasets, _experiments, _models, _runs
+from loopml.server import _blobs, _datasets, _experiments, _models, _runs, _schedules
 from loopml.server._deps import reply
 from loopml.server.errors import install_error_handlers
 from loopml.store.rest.schemas import API_PREFIX, HealthBody
 
 if TYPE_CHECKING:
     from loopml.config import Settings
-    from loopml.store import RunStore
+    from loopml.store import RunStore, Stores
 
 __all__ = ["REAP_INTERVAL_S", "create_app"]
 
@@ -47,13 +49,18 @@ async def health() -> Response:
     return reply(HealthBody(status="ok", version=__version__))
 
 
-def create_app(settings: Settings, *, reap_interval: float = REAP_INTERVAL_S) -> FastAPI:
+def create_app(
+    settings: Settings, *, reap_interval: float = REAP_INTERVAL_S, scheduler: bool = True
+) -> FastAPI:
     """The REST API over the stores that ``settings`` point at.
 
     Args:
         settings: the server's settings; ``store_uri`` and ``blob_uri`` name its stores
             (``tracking_uri`` is ignored: a server never forwards to another server).
         reap_interval: seconds between two sweeps for stale runs (tests shorten it).
+        scheduler: run the controller that fires pipeline schedules, in a thread of the
+            server (several server processes may each run one: a firing is claimed
+            once).
 
     Returns:
         The ASGI app; serve it with :func:`loopml.server.run_server` or any ASGI server.
@@ -68,7 +75,7 @@ def create_app(settings: Settings, *, reap_interval: float = REAP_INTERVAL_S) ->
         summary="Tracking, blobs and the rest of the machine-learning loop, over HTTP.",
         docs_url="/docs",
         openapi_url="/openapi.json",
-        lifespan=_lifespan(settings, reap_interval),
+        lifespan=_lifespan(settings, reap_interval, scheduler),
     )
     install_error_handlers(app)
     routers = (
@@ -77,6 +84,7 @@ def create_app(settings: Settings, *, reap_interval: float = REAP_INTERVAL_S) ->
         _models.router,
         _models.approvals_router,
         _datasets.router,
+        _schedules.router,
     )
     for router in (_health, *routers, _blobs.router):
         app.include_router(router, prefix=API_PREFIX)
@@ -84,7 +92,7 @@ def create_app(settings: Settings, *, reap_interval: float = REAP_INTERVAL_S) ->
 
 
 def _lifespan(
-    settings: Settings, reap_interval: float
+    settings: Settings, reap_interval: float, scheduler: bool
 ) -> Callable[[FastAPI], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,15 +104,32 @@ def _lifespan(
         await run_in_threadpool(_blobs.sweep_uploads, app.state.upload_dir)
         timeout = settings.tracking_heartbeat_timeout
         reaper = asyncio.create_task(_reap_forever(stores.runs, timeout, reap_interval))
+        stop = threading.Event()
+        controller = _start_scheduler(stores, settings, stop) if scheduler else None
         try:
             yield
         finally:
+            stop.set()
+            if controller is not None:
+                await run_in_threadpool(controller.join)
             reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reaper
             stores.close()
 
     return lifespan
+
+
+def _start_scheduler(stores: Stores, settings: Settings, stop: threading.Event) -> threading.Thread:
+    """The schedule controller in a daemon thread (it only waits on the store and on
+    ``stop``; the pipelines it fires run in processes of their own)."""
+    from loopml.pipelines._scheduler import Scheduler  # no pandas: steps run elsewhere
+
+    thread = threading.Thread(
+        target=Scheduler(stores, settings).serve, args=(stop,), name="loopml-scheduler", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 async def _reap_forever(runs: RunStore, heartbeat_timeout: float, interval: float) -> None:

@@ -30,9 +30,24 @@ from loopml.domain import (
     VersionDraft,
     VersionUpdate,
 )
+from loopml.domain.schedules import (
+    Firing,
+    FiringClaim,
+    FiringState,
+    FiringUpdate,
+    Schedule,
+    ScheduleDraft,
+)
 from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 
-__all__ = ["AliasStore", "DatasetStore", "ExperimentStore", "ModelStore", "RunStore"]
+__all__ = [
+    "AliasStore",
+    "DatasetStore",
+    "ExperimentStore",
+    "ModelStore",
+    "RunStore",
+    "ScheduleStore",
+]
 
 
 @runtime_checkable
@@ -277,4 +292,73 @@ class DatasetStore(Protocol):
 
     def list_check_reports(self, name: str, version: int | None = None) -> list[CheckReportRecord]:
         """Check reports of a dataset (or of one version), newest first."""
+        ...
+
+
+@runtime_checkable
+class ScheduleStore(Protocol):
+    """Pipeline schedules and their firings.
+
+    A firing is recorded only by :meth:`claim_firing`, which moves the schedule's
+    position (see :mod:`loopml.domain.schedules`) from the value a controller read: of two
+    controllers that read the same position, one claims and the other gets ``None``.
+    Deleting a schedule deletes its firings; the pipeline runs they started stay.
+    """
+
+    def create_schedule(self, draft: ScheduleDraft) -> Schedule:
+        """Store a new, enabled schedule.
+
+        Raises:
+            AlreadyExists: a schedule of that name exists.
+            InvalidInput: a malformed name, cron expression, time zone or field.
+        """
+        ...
+
+    def get_schedule(self, name: str) -> Schedule:
+        """One schedule. Raises NotFound."""
+        ...
+
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, by name."""
+        ...
+
+    def set_enabled(self, name: str, enabled: bool) -> Schedule:
+        """Pause (``False``) or resume a schedule; a paused one is never claimed.
+        Raises NotFound."""
+        ...
+
+    def delete_schedule(self, name: str) -> None:
+        """Delete a schedule and its firings. Raises NotFound."""
+        ...
+
+    def claim_firing(self, claim: FiringClaim) -> list[Firing] | None:
+        """Move the schedule's position and record ``claim.firings`` in one transaction,
+        if the schedule is enabled and its position is still the expected one; else
+        ``None`` and nothing changes.
+
+        Raises:
+            NotFound: no such schedule.
+            AlreadyExists: a firing id is taken.
+        """
+        ...
+
+    def update_firing(self, firing_id: str, update: FiringUpdate) -> Firing:
+        """Change a firing (its run, state, error, process). A final state stamps
+        ``finished_at``; a finished firing cannot change state again.
+
+        Raises:
+            NotFound: no such firing.
+            Conflict: the firing is already over and the update changes its state.
+        """
+        ...
+
+    def get_firing(self, firing_id: str) -> Firing:
+        """One firing. Raises NotFound."""
+        ...
+
+    def list_firings(
+        self, schedule: str | None = None, state: FiringState | None = None, limit: int = 100
+    ) -> list[Firing]:
+        """Firings, newest first, of one schedule and/or in one state (``limit`` 1-1000).
+        Raises InvalidInput (limit)."""
         ...

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
         ExperimentStore,
         ModelStore,
         RunStore,
+        ScheduleStore,
     )
 
 __all__ = ["Stores", "open_stores"]
@@ -32,6 +33,7 @@ class Stores:
     models: ModelStore
     aliases: AliasStore
     datasets: DatasetStore
+    schedules: ScheduleStore
     blobs: BlobStore
     close: Callable[[], None] = field(default=lambda: None)
 

@@ -89,9 +89,7 @@ class ModelStoreContract:
             registry_stores.models.create_model(name)
 
     @pytest.mark.parametrize("bad", ["", "a/b", "x@y", "-lead", "a..b"])
-    def test_invalid_model_name_is_refused(
-        self, registry_stores: RegistryStores, bad: str
-    ) -> None:
+    def test_invalid_model_name_is_refused(self, registry_stores: RegistryStores, bad: str) -> None:
         with pytest.raises(InvalidInput, match="Model name"):
             registry_stores.models.create_model(bad)
 
@@ -184,9 +182,7 @@ class ModelStoreContract:
         assert archived.status is VersionStatus.ARCHIVED
         assert registry_stores.models.get_model(name).latest_version == 1
 
-    def test_archiving_an_aliased_version_is_refused(
-        self, registry_stores: RegistryStores
-    ) -> None:
+    def test_archiving_an_aliased_version_is_refused(self, registry_stores: RegistryStores) -> None:
         name = _name()
         registry_stores.models.create_version(_draft(name))
         registry_stores.aliases.move_alias(name, "champion", 1)
@@ -205,9 +201,7 @@ class ModelStoreContract:
             registry_stores.models.get_version(name, 2)
         assert registry_stores.models.create_version(_draft(name)).version == 3
 
-    def test_deleting_an_aliased_version_is_refused(
-        self, registry_stores: RegistryStores
-    ) -> None:
+    def test_deleting_an_aliased_version_is_refused(self, registry_stores: RegistryStores) -> None:
         name = _name()
         registry_stores.models.create_version(_draft(name))
         registry_stores.aliases.move_alias(name, "challenger", 1)
@@ -313,9 +307,7 @@ class AliasStoreContract:
         again = registry_stores.aliases.move_alias(name, "challenger", 1)
         assert (again.seq, again.from_version) == (3, None)
 
-    def test_protected_alias_moves_only_by_approval(
-        self, registry_stores: RegistryStores
-    ) -> None:
+    def test_protected_alias_moves_only_by_approval(self, registry_stores: RegistryStores) -> None:
         name = self._model(registry_stores, protected_aliases=("champion",))
         with pytest.raises(PermissionDenied, match="protected"):
             registry_stores.aliases.move_alias(name, "champion", 1)
@@ -396,9 +388,7 @@ class AliasStoreContract:
         assert history[1].from_version == 1
         assert registry_stores.models.get_model(name).aliases["champion"] == history[1].to_version
 
-    def test_unordered_moves_keep_a_gapless_history(
-        self, registry_stores: RegistryStores
-    ) -> None:
+    def test_unordered_moves_keep_a_gapless_history(self, registry_stores: RegistryStores) -> None:
         name = self._model(registry_stores, versions=3)
         errors: list[BaseException] = []
 

@@ -25,6 +25,7 @@ from loopml.store.rest.datasets import RestDatasetStore
 from loopml.store.rest.experiments import RestExperimentStore
 from loopml.store.rest.models import RestModelStore
 from loopml.store.rest.runs import RestRunStore
+from loopml.store.rest.schedules import RestScheduleStore
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -37,6 +38,7 @@ __all__ = [
     "RestExperimentStore",
     "RestModelStore",
     "RestRunStore",
+    "RestScheduleStore",
     "open_rest_stores",
 ]
 
@@ -60,6 +62,7 @@ def open_rest_stores(settings: Settings) -> Stores:
         models=RestModelStore(transport),
         aliases=RestAliasStore(transport),
         datasets=RestDatasetStore(transport),
+        schedules=RestScheduleStore(transport),
         blobs=RestBlobStore(settings.tracking_uri, settings, transport=transport),
         close=transport.close,
     )

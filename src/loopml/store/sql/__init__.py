@@ -16,6 +16,7 @@ from loopml.store.sql._engine import (
 from loopml.store.sql._experiments import SqlExperimentStore
 from loopml.store.sql._models import SqlModelStore
 from loopml.store.sql._runs import SqlRunStore
+from loopml.store.sql._schedules import SqlScheduleStore
 from loopml.store.sql._tx import Transactions
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ __all__ = [
     "SqlExperimentStore",
     "SqlModelStore",
     "SqlRunStore",
+    "SqlScheduleStore",
     "Transactions",
     "create_schema",
     "create_store_engine",
@@ -64,6 +66,7 @@ def open_sql_stores(settings: Settings) -> Stores:
         models=SqlModelStore(tx),
         aliases=SqlAliasStore(tx),
         datasets=SqlDatasetStore(tx),
+        schedules=SqlScheduleStore(tx),
         blobs=open_blob_store(settings.blob_uri, settings),
         close=engine.dispose,
     )

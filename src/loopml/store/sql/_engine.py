@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 # The newest migration in migrations/versions; a test keeps it equal to Alembic's head.
-HEAD_REVISION = "0003_data"
+HEAD_REVISION = "0004_schedules"
 _MIGRATIONS = Path(__file__).parent / "migrations"
 _KNOWN_REVISIONS = {"0001_tracking"}
 _SQLITE_BUSY_TIMEOUT_MS = 60_000

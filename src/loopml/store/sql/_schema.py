@@ -48,6 +48,8 @@ __all__ = [
     "params",
     "registered_models",
     "runs",
+    "schedule_firings",
+    "schedules",
     "tags",
 ]
 
@@ -331,4 +333,43 @@ check_reports = Table(
     Column("suite", String(250), nullable=False),
     Column("report", Text, nullable=False),
     Index(None, "name", "version"),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("target", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("params", Text, nullable=False),  # JSON object
+    Column("cron", String(200)),
+    Column("timezone", String(64), nullable=False),
+    Column("dataset", DATASET),
+    Column("catchup", String(16), nullable=False),
+    Column("executor", String(32), nullable=False),
+    Column("workdir", Text, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("author", String(255), nullable=False),
+    Column("next_fire_at", BigInteger),  # cron: the next time due
+    Column("seen_version", Integer),  # dataset: the newest version fired for
+)
+
+schedule_firings = Table(
+    "schedule_firings",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("schedule", String(250), ForeignKey("schedules.name"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("fired_at", BigInteger, nullable=False),
+    Column("scheduled_for", BigInteger),
+    Column("dataset_version", Integer),
+    Column("run_id", ID),
+    Column("finished_at", BigInteger),
+    Column("error", Text),
+    Column("host", String(255)),
+    Column("pid", Integer),
+    Index(None, "schedule", "fired_at"),
+    Index(None, "state"),
 )
