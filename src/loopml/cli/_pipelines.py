@@ -8,7 +8,6 @@ traceback once and exits 1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -102,7 +101,7 @@ def run(
             client=client_of(ctx),
             on_event=on_event,
             workers=workers,
-            target=_portable(target),
+            target=target,  # made absolute by the runner
         ),
     )
 
@@ -187,14 +186,6 @@ def _watched(
         typer.echo(exc.traceback.rstrip(), err=True)
         typer.secho(f"Error: {exc}", err=True, fg="red")
         raise typer.Exit(exc.exit_code) from None
-
-
-def _portable(target: str) -> str:
-    """The target with its file made absolute, so resume and rerun work from anywhere."""
-    location, _, name = target.rpartition(":")
-    if location.endswith(".py") or "/" in location:
-        return f"{Path(location).expanduser().resolve()}:{name}"
-    return target
 
 
 def _spec(client: Client, parent: Run) -> dict[str, Any]:
