@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -362,6 +363,12 @@ def test_a_killed_firing_process_fails_the_firing(
 ) -> None:
     schedule_pipeline(f"{flow}:sleepy", cron="0 8 * * *", executor="inline", now=MONDAY_7AM)
     (firing,) = scheduler.tick(MONDAY_8AM)
+    store = local.stores.schedules
+    deadline = time.monotonic() + 60
+    while store.get_firing(firing.id).run_id is None and time.monotonic() < deadline:
+        time.sleep(0.1)  # a running firing shows its run as soon as the run exists
+    run_id = store.get_firing(firing.id).run_id
+    assert run_id and local.get_run(run_id).status.value == "running"
     scheduler.children[firing.id].process.kill()
     scheduler.wait(timeout=30)
     lost = local.stores.schedules.get_firing(firing.id)
