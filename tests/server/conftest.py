@@ -66,6 +66,18 @@ def wait_until_healthy(url: str, process: subprocess.Popen[bytes], log_path: Pat
     pytest.fail(f"The server did not answer within {_START_TIMEOUT_S} s:\n{log_path.read_text()}")
 
 
+def openapi_routes(url: str) -> set[tuple[str, str]]:
+    """``(METHOD, path under the API prefix)`` of every route the server at ``url`` lists."""
+    from loopml.store.rest.schemas import API_PREFIX
+
+    schema = httpx.get(f"{url}/openapi.json", timeout=10).json()
+    return {
+        (method.upper(), path.removeprefix(API_PREFIX))
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of a real ``loopml.server`` process over an empty home, for the session."""

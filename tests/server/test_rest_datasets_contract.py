@@ -29,6 +29,7 @@ from loopml.store.sql import (
     create_store_engine,
 )
 from loopml.testing.datasets import DatasetStoreContract, DatasetStores
+from tests.server.conftest import openapi_routes
 
 DIGEST = "ab" * 32
 
@@ -70,12 +71,7 @@ def _draft_json(**fields: object) -> dict[str, object]:
 
 
 def test_openapi_lists_the_dataset_routes(live_server: str) -> None:
-    schema = httpx.get(f"{live_server}/openapi.json", timeout=10).json()
-    routes = {
-        (method.upper(), path.removeprefix(API_PREFIX))
-        for path, operations in schema["paths"].items()
-        for method in operations
-    }
+    routes = openapi_routes(live_server)
     assert {
         ("POST", "/datasets/{name}/versions"),
         ("GET", "/datasets"),

@@ -31,6 +31,7 @@ from loopml.store.sql import (
     create_store_engine,
 )
 from loopml.testing.registry import AliasStoreContract, ModelStoreContract, RegistryStores
+from tests.server.conftest import openapi_routes
 
 DIGEST = "ab" * 32
 
@@ -69,12 +70,7 @@ def _model(stores: RegistryStores, versions: int = 1) -> str:
 
 
 def test_openapi_lists_the_registry_routes(live_server: str) -> None:
-    schema = httpx.get(f"{live_server}/openapi.json", timeout=10).json()
-    routes = {
-        (method.upper(), path.removeprefix(API_PREFIX))
-        for path, operations in schema["paths"].items()
-        for method in operations
-    }
+    routes = openapi_routes(live_server)
     assert {
         ("POST", "/models"),
         ("GET", "/models"),

@@ -28,6 +28,7 @@ from loopml.store.rest.schedule_schemas import FiringClaimBody
 from loopml.store.rest.schemas import API_PREFIX
 from loopml.store.sql import SqlScheduleStore, Transactions, create_store_engine
 from loopml.testing.schedules import ScheduleStoreContract
+from tests.server.conftest import openapi_routes
 
 DUE = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -73,12 +74,7 @@ def _firing(firing_id: str | None = None) -> FiringDraft:
 
 
 def test_openapi_lists_the_schedule_routes(live_server: str) -> None:
-    schema = httpx.get(f"{live_server}/openapi.json", timeout=10).json()
-    routes = {
-        (method.upper(), path.removeprefix(API_PREFIX))
-        for path, operations in schema["paths"].items()
-        for method in operations
-    }
+    routes = openapi_routes(live_server)
     assert {
         ("POST", "/schedules"),
         ("GET", "/schedules"),
