@@ -1,12 +1,14 @@
-"""Run loopml's benchmarks against MLflow (and DVC, for data versioning) and print the
-figures side by side.
+"""Run loopml's benchmarks against MLflow (DVC for data versioning, Metaflow and Prefect
+for pipelines) and print the figures side by side.
 
-    .venv/bin/python benchmarks/run_all.py                # everything (~28 min, 2 cores)
+    .venv/bin/python benchmarks/run_all.py                # everything (~33 min, 2 cores)
     .venv/bin/python benchmarks/run_all.py --only search,start
 
 Each tool runs in its own interpreter (loopml from ``.venv``, MLflow from the anchor venv
 built by ``/work/shared/anchors/tracking-serving/setup.sh``, run here when missing; DVC
-from ``/work/shared/anchors/data/setup.sh``'s venv, built by ``bench_data`` when missing).
+from ``/work/shared/anchors/data/setup.sh``'s venv, built by ``bench_data`` when missing;
+Metaflow and Prefect from ``/var/tmp/anchors/venv-{metaflow,prefect}``, built by
+``/work/shared/anchors/pipelines/setup-*.sh``: ``bench_pipelines`` says so when missing).
 Temporary data lives in /var/tmp/loopml-bench, emptied at the start; the table is also
 saved there as ``results.json`` and ``results.md``.
 """
@@ -36,7 +38,10 @@ BENCHMARKS: dict[str, str] = {
     "import": "bench_import_cli",
     "registry": "bench_registry",
     "data": "bench_data",
+    "pipelines": "bench_pipelines",
 }
+# Benchmarks that compare with other tools than MLflow, and do not need its venv.
+WITHOUT_MLFLOW = {"data", "pipelines"}
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
@@ -85,7 +90,8 @@ def _load() -> str:
 def main(argv: Sequence[str]) -> int:
     args = _parse(argv)
     _stop_on_sigterm()
-    ensure_mlflow_venv()
+    if set(args.only.split(",")) - WITHOUT_MLFLOW:
+        ensure_mlflow_venv()
     reset_workspace()
     print(f"Starting; {_load()}", flush=True)
     started = time.perf_counter()

@@ -4,9 +4,11 @@ Runs each script of this folder as a fresh process in its tool's venv, interleav
 (default 3), after one untimed first run of each (which creates Prefect's database and fills
 its cache). Prefect keeps one PREFECT_HOME, as a user's would; each Metaflow run gets a new
 datastore, because Metaflow's store is content-addressed and would otherwise skip writing
-the seeded table, identical in every run (5.4 s instead of 15.5 s here). For every run it takes the whole-process wall time (spawn to exit,
-measured here), the in-script flow time and import time (from the script's JSON line) and
-the peak RSS of the largest process in the run's tree. It prints medians:
+the seeded table, identical in every run (5.4 s instead of 15.5 s here). A case may also
+name a ``before`` command, run untimed in the same state first (``bench_pipelines.py``'s
+loopml cached re-run: its first run). For every run it takes the whole-process wall time
+(spawn to exit, measured here), the in-script flow time and import time (from the script's
+JSON line) and the peak RSS of the largest process in the run's tree. It prints medians:
 
 - ``linear``: 10 trivial steps. Plain Python is ``python -c`` calling the same chain.
   Per-step overhead = (tool's time - plain Python's time) / 10, whole process and in script.
@@ -74,6 +76,7 @@ class Case:
     steps: int
     baseline: str  # the tool whose figures are the plain-Python floor for this work
     fresh_state: bool = False  # a new ANCHOR_WORKDIR for every run
+    before: tuple[str, ...] = ()  # a command run untimed first, in the same state folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +116,22 @@ def cases(only: set[str]) -> list[Case]:
 
 
 def run_once(case: Case, workdir: Path) -> Sample:
-    """Run ``case`` once (in its own state folder if it asks for one); remove that folder."""
+    """Run ``case`` once (in its own state folder if it asks for one, after its untimed
+    ``before`` command if it has one); remove that folder."""
     if not case.fresh_state:
-        return run_process(case, workdir)
+        return run_timed(case, workdir)
     state = Path(tempfile.mkdtemp(prefix=f"{case.tool}-{case.work}-", dir=workdir))
     try:
-        return run_process(case, state)
+        return run_timed(case, state)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+def run_timed(case: Case, workdir: Path) -> Sample:
+    """``case.before`` (untimed; its answer unchecked), then ``case`` itself, timed."""
+    if case.before:
+        run_process(Case(case.work, case.tool, case.before, case.steps, case.baseline), workdir)
+    return run_process(case, workdir)
 
 
 def run_process(case: Case, workdir: Path) -> Sample:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pandas as pd
 import pytest
 
 from loopml.blobs import read_bytes
+from loopml.config import Settings
 from loopml.data import DataRepo
 from loopml.domain import RunStatus
 from loopml.errors import InvalidInput, NotFound
@@ -25,7 +27,7 @@ from loopml.pipelines import (
     run_pipeline,
     step,
 )
-from loopml.tracking import Client
+from loopml.tracking import Client, _system
 from tests.pipelines import _flows
 
 
@@ -145,6 +147,30 @@ def test_a_run_records_a_parent_and_one_child_per_step(client: Client) -> None:
         a for a in client.list_artifacts(run.steps["make"].run_id or "") if a.path == "logs.txt"
     ]
     assert read_bytes(client.stores.blobs, logs[0].digest) == b"making 4 rows\n"
+
+
+def test_step_runs_record_the_pipeline_runs_commit_asking_git_once(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "flow.py").write_text("# the project\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "init"], check=True)
+    head = subprocess.check_output([*git, "rev-parse", "HEAD"], text=True).strip()
+    monkeypatch.chdir(repo)
+    asked: list[object] = []
+    ask_git = _system.git_state
+    monkeypatch.setattr(_system, "git_state", lambda cwd=None: asked.append(cwd) or ask_git(cwd))
+
+    with Client(settings) as client:
+        run = run_pipeline(_flows.linear, {"steps": 3}, executor="inline", client=client)
+        ids = [run.id, *(record.run_id or "" for record in run.steps.values())]
+        recorded = {(r.git_commit, r.git_dirty) for r in map(client.get_run, ids)}
+
+    assert recorded == {(head, False)} and len(asked) == 1
 
 
 def test_a_second_run_reuses_every_step(client: Client) -> None:

@@ -11,7 +11,7 @@ import pytest
 import loopml
 from loopml.config import Settings
 from loopml.domain import RunStatus
-from loopml.tracking import Client
+from loopml.tracking import Client, GitState
 
 
 def test_folder_artifacts_keep_their_layout_and_dedupe(client: Client, tmp_path: Path) -> None:
@@ -66,6 +66,17 @@ def test_run_records_git_commit_dirty_state_and_environment(
     assert env["python"] == clean.python_version
     assert "pydantic" in {name.lower() for name in env["packages"]}
     client.close()
+
+
+def test_a_run_given_its_git_state_records_it_instead_of_asking_git(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # not a repository: asking git would record Nones
+    with Client(settings) as client:
+        parent = client.create_run("e", git=GitState("a" * 40, True))
+        child = client.create_run("e", parent_id=parent.id, git=GitState.of_run(parent))
+        stored = client.get_run(child.id)
+    assert (stored.git_commit, stored.git_dirty) == ("a" * 40, True)
 
 
 def test_search_returns_a_frame_with_prefixed_columns(client: Client) -> None:

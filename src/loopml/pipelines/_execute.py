@@ -14,13 +14,14 @@ import io
 import os
 import time
 import traceback
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from loopml.config import Settings
 
-__all__ = ["StepOutcome", "StepTask", "run_task"]
+__all__ = ["StepOutcome", "StepTask", "preload", "run_task"]
 
 _LOG_LIMIT = 1 << 20  # bytes of captured output kept per attempt
 
@@ -53,6 +54,23 @@ class StepOutcome:
     error: str = ""  # the formatted traceback, or the message for a loopml error
     retryable: bool = True
     pid: int = field(default_factory=os.getpid)
+
+
+def preload(modules: Sequence[str] = ()) -> None:
+    """Import what :func:`run_task` needs, and ``modules``, so that a worker started
+    ahead of its first task (see :class:`~loopml.pipelines._executors.LocalExecutor`)
+    has done it by then. A module that fails to import is skipped: a step that needs it
+    reports the error itself."""
+    import importlib
+
+    import cloudpickle  # noqa: F401
+
+    import loopml.blobs
+    import loopml.pipelines._values  # noqa: F401
+
+    for name in modules:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
 
 
 def run_task(payload: bytes, *, inline: bool = False) -> StepOutcome:

@@ -226,12 +226,14 @@ def run_graph(
 
     client = client or default_client()
     target = absolute_target(target) if target else None
-    datasets = _resolve_datasets(graph, client, pinned or {})
     owned = isinstance(executor, str)
+    # Opened first: the local pool's first worker starts now and gets ready while the
+    # datasets are resolved and the pipeline run is recorded.
     runner = (
         open_executor(executor, client.settings, workers) if isinstance(executor, str) else executor
     )
     try:
+        datasets = _resolve_datasets(graph, client, pinned or {})
         return _Run(
             graph, client, runner, cache, experiment, on_event, target, reuse or {}, datasets, tags
         ).run()
@@ -275,9 +277,12 @@ class _Run:
         self.datasets = datasets  # ref -> (version, local path)
         self.extra_tags = dict(tags or {})
         self.records: dict[str, StepRecord] = {}
+        self.outputs: dict[str, StepRecord] = {}  # the records that have an output
         self.fingerprints: dict[int, str] = {}
 
     def run(self) -> PipelineRun:
+        from loopml.tracking import GitState
+
         graph, client = self.graph, self.client
         spec = self._spec()
         parent = client.create_run(
@@ -295,6 +300,9 @@ class _Run:
             },
         )
         self.parent = parent
+        # Step runs record the pipeline run's commit: asking git again costs two
+        # subprocesses per step, and the code a pipeline runs is what it started with.
+        self.git = GitState.of_run(parent)
         status = RunStatus.FAILED
         try:
             client.log_batch(parent.id, RunUpdate(params=_param_values(graph.params)))
@@ -330,7 +338,7 @@ class _Run:
         failure: tuple[str, str, str] | None = None
         while waiting or running or retries:
             if failure is None:
-                ready = [n for n in waiting if all(u in self._outputs() for u in n.upstream)]
+                ready = [n for n in waiting if all(u in self.outputs for u in n.upstream)]
                 for node in ready:
                     waiting.remove(node)
                     started = self._start(node)
@@ -348,7 +356,7 @@ class _Run:
                 if retries:
                     time.sleep(max(0.0, retries[0][0] - time.monotonic()))
                 elif waiting and not any(
-                    all(u in self._outputs() for u in n.upstream) for n in waiting
+                    all(u in self.outputs for u in n.upstream) for n in waiting
                 ):
                     raise InvalidInput("The pipeline's steps wait on each other: a cycle.")
                 continue
@@ -376,11 +384,13 @@ class _Run:
                     failure = (item.node.name, message, outcome.error)
         return failure
 
-    def _outputs(self) -> dict[str, StepRecord]:
-        return {k: v for k, v in self.records.items() if v.digest is not None}
+    def _record(self, record: StepRecord) -> None:
+        self.records[record.node] = record
+        if record.digest is not None:
+            self.outputs[record.node] = record
 
     def _start(self, node: Node) -> tuple[Future[StepOutcome], _Running] | None:
-        outputs = self._outputs()
+        outputs = self.outputs
         inputs = {
             arg: outputs[value.node]
             for arg, value in node.args.items()
@@ -393,6 +403,7 @@ class _Run:
             name=node.name,
             parent_id=self.parent.id,
             tags={TAG_PIPELINE: self.graph.pipeline, TAG_STEP: node.name},
+            git=self.git,
         )
         if hit is not None:
             self._record_cached(node, child, key, hit)
@@ -404,7 +415,7 @@ class _Run:
     def _submit(self, node: Node, key: str, run_id: str, attempt: int) -> Future[StepOutcome]:
         import cloudpickle
 
-        outputs = self._outputs()
+        outputs = self.outputs
         _pickle_project_code_by_value(node.step.func)
         task = StepTask(
             node=node.name,
@@ -481,8 +492,10 @@ class _Run:
             [],
         )
         self.client.end_run(child.id)
-        self.records[node.name] = StepRecord(
-            node.name, "cached", child.id, hit.digest, hit.kind, cached_from=source, key=key
+        self._record(
+            StepRecord(
+                node.name, "cached", child.id, hit.digest, hit.kind, cached_from=source, key=key
+            )
         )
         self.on_event(node.name, "cached", source[:12])
 
@@ -502,15 +515,17 @@ class _Run:
             seconds=outcome.seconds,
         )
         self.client.end_run(item.run_id)
-        self.records[item.node.name] = StepRecord(
-            item.node.name,
-            "done",
-            item.run_id,
-            outcome.digest,
-            outcome.kind,
-            outcome.seconds,
-            item.attempt,
-            key=item.key,
+        self._record(
+            StepRecord(
+                item.node.name,
+                "done",
+                item.run_id,
+                outcome.digest,
+                outcome.kind,
+                outcome.seconds,
+                item.attempt,
+                key=item.key,
+            )
         )
         self.on_event(item.node.name, "done", f"{outcome.seconds:.2f} s")
 
@@ -531,14 +546,16 @@ class _Run:
             self._texts(logs=logs, traceback=error),
         )
         self.client.end_run(item.run_id, RunStatus.FAILED)
-        self.records[name] = StepRecord(
-            name, "failed", item.run_id, attempts=item.attempt, error=error or error_type
+        self._record(
+            StepRecord(
+                name, "failed", item.run_id, attempts=item.attempt, error=error or error_type
+            )
         )
         self.on_event(name, "failed", summary)
         return message
 
     def _skip(self, node: Node) -> None:
-        self.records[node.name] = StepRecord(node.name, "skipped")
+        self._record(StepRecord(node.name, "skipped"))
         self.on_event(node.name, "skipped", "")
 
     def _write(

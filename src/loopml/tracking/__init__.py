@@ -1,5 +1,6 @@
 """Experiment tracking: experiments, runs, params, metrics, tags, artifacts, search."""
 
+from loopml.tracking._system import GitState
 from loopml.tracking.client import DEFAULT_EXPERIMENT, Client
 from loopml.tracking.fluent import (
     ActiveRun,
@@ -25,6 +26,7 @@ __all__ = [
     "DEFAULT_EXPERIMENT",
     "ActiveRun",
     "Client",
+    "GitState",
     "active_run",
     "default_client",
     "end_run",

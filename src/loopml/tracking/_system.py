@@ -10,7 +10,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from loopml.domain import Run
 
 __all__ = ["GitState", "environment", "git_state", "host_name", "is_process_alive"]
 
@@ -19,10 +22,16 @@ _GIT_TIMEOUT_S = 5
 
 @dataclass(frozen=True, slots=True)
 class GitState:
-    """The commit checked out and whether tracked files differ from it."""
+    """The commit checked out and whether tracked files differ from it (None: unknown,
+    outside a repository or without git)."""
 
     commit: str | None
     dirty: bool | None
+
+    @classmethod
+    def of_run(cls, run: Run) -> GitState:
+        """The state recorded on ``run``, to give runs started from it without asking git."""
+        return cls(run.git_commit, run.git_dirty)
 
 
 def git_state(cwd: Path | None = None) -> GitState:

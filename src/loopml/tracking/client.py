@@ -42,6 +42,7 @@ from loopml.errors import AlreadyExists, Conflict, InvalidInput, NotFound
 from loopml.store import Stores, open_stores
 from loopml.tracking import _system
 from loopml.tracking._buffer import MetricBuffer
+from loopml.tracking._system import GitState
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -175,16 +176,33 @@ class Client:
         name: str | None = None,
         parent_id: str | None = None,
         tags: Mapping[str, str] | None = None,
+        git: GitState | None = None,
     ) -> Run:
         """Start a new run in ``experiment`` (created if missing), owned by this process.
 
         Its heart beats while this process lives; a run whose process dies is marked
         failed by the next client that looks.
+
+        Args:
+            experiment: the experiment's name.
+            name: the run's name (default ``run-`` and the start of its id).
+            parent_id: the run this one is a child of.
+            tags: tags to set on the new run.
+            git: the commit and dirty state to record, when the caller knows them
+                already (a pipeline's step runs take their pipeline run's); by default
+                they are asked of git, which costs two subprocesses per run.
+
+        Example:
+            >>> parent = client.create_run("training")
+            >>> child = client.create_run(
+            ...     "training", parent_id=parent.id, git=GitState.of_run(parent)
+            ... )
         """
         exp = self.ensure_experiment(experiment)
         run_id = self._new_id()
         now = self._clock()
-        git = _system.git_state() if self._capture_environment else _system.GitState(None, None)
+        if git is None:
+            git = _system.git_state() if self._capture_environment else GitState(None, None)
         run = Run(
             id=run_id,
             experiment_id=exp.id,
