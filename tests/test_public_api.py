@@ -16,6 +16,7 @@ PACKAGES = [
     "loopml.data",
     "loopml.domain",
     "loopml.errors",
+    "loopml.pipelines",
     "loopml.registry",
     "loopml.store",
     "loopml.store.sql",

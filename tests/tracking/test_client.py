@@ -68,6 +68,17 @@ def test_run_records_git_commit_dirty_state_and_environment(
     client.close()
 
 
+def test_environment_lists_every_distribution_as_the_metadata_parser_reads_it() -> None:
+    import importlib.metadata
+
+    from loopml.tracking._system import environment
+
+    expected: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():  # the full parser, first on sys.path
+        expected.setdefault(dist.metadata["Name"], dist.version)
+    assert environment()["packages"] == dict(sorted(expected.items(), key=lambda kv: kv[0].lower()))
+
+
 def test_a_run_given_its_git_state_records_it_instead_of_asking_git(
     settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -14,6 +14,9 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from loopml.pipelines._authoring import (
     DatasetInput,
     Graph,
@@ -26,19 +29,39 @@ from loopml.pipelines._authoring import (
     step,
 )
 from loopml.pipelines._executors import EXECUTORS, Executor, WorkerLost
-from loopml.pipelines._history import PipelineRerun, rerun_pipeline, resume_pipeline
 from loopml.pipelines._runner import PipelineRun, StepFailed, StepRecord, run_pipeline
-from loopml.pipelines._scheduler import Scheduler
-from loopml.pipelines._schedules import (
-    delete_schedule,
-    list_schedules,
-    pause_schedule,
-    resume_schedule,
-    schedule_history,
-    schedule_pipeline,
-    upcoming_firings,
-)
 from loopml.pipelines._targets import load_target
+
+if TYPE_CHECKING:
+    from loopml.pipelines._history import PipelineRerun, rerun_pipeline, resume_pipeline
+    from loopml.pipelines._scheduler import Scheduler
+    from loopml.pipelines._schedules import (
+        delete_schedule,
+        list_schedules,
+        pause_schedule,
+        resume_schedule,
+        schedule_history,
+        schedule_pipeline,
+        upcoming_firings,
+    )
+
+# Imported on first use: a script that runs a pipeline needs neither (15 ms of imports).
+_LAZY = {
+    **dict.fromkeys(("PipelineRerun", "rerun_pipeline", "resume_pipeline"), "_history"),
+    "Scheduler": "_scheduler",
+    **dict.fromkeys(
+        (
+            "delete_schedule",
+            "list_schedules",
+            "pause_schedule",
+            "resume_schedule",
+            "schedule_history",
+            "schedule_pipeline",
+            "upcoming_firings",
+        ),
+        "_schedules",
+    ),
+}
 
 __all__ = [
     "EXECUTORS",
@@ -70,3 +93,16 @@ __all__ = [
     "step",
     "upcoming_firings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopml.pipelines' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"loopml.pipelines.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

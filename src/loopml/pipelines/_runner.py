@@ -336,53 +336,71 @@ class _Run:
         running: dict[Future[StepOutcome], _Running] = {}
         retries: list[tuple[float, int, _Running]] = []  # (due, tie-breaker, attempt)
         failure: tuple[str, str, str] | None = None
-        while waiting or running or retries:
-            if failure is None:
-                ready = [n for n in waiting if all(u in self.outputs for u in n.upstream)]
-                for node in ready:
-                    waiting.remove(node)
-                    started = self._start(node)
-                    if started is not None:
-                        running[started[0]] = started[1]
-            else:  # nothing new starts; running steps and their retries finish
-                for node in waiting:
-                    self._skip(node)
-                waiting = []
-            now = time.monotonic()
-            while retries and retries[0][0] <= now:
-                _, _, item = heapq.heappop(retries)
-                running[self._submit(item.node, item.key, item.run_id, item.attempt)] = item
-            if not running:
-                if retries:
-                    time.sleep(max(0.0, retries[0][0] - time.monotonic()))
-                elif waiting and not any(
-                    all(u in self.outputs for u in n.upstream) for n in waiting
-                ):
-                    raise InvalidInput("The pipeline's steps wait on each other: a cycle.")
-                continue
-            timeout = max(0.0, retries[0][0] - time.monotonic()) if retries else None
-            done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
-            for future in done:
-                item = running.pop(future)
-                outcome = _outcome(future, item.node.name)
-                if outcome.ok:
-                    self._finish_done(item, outcome)
-                    continue
-                step = item.node.step
-                if outcome.retryable and item.attempt <= step.retries:
-                    delay = step.backoff * 2 ** (item.attempt - 1)
-                    self.on_event(
-                        item.node.name, "retrying", f"{outcome.error_type}; retry in {delay:g} s"
-                    )
-                    nxt = _Running(
-                        item.node, item.run_id, item.key, item.attempt + 1, time.monotonic()
-                    )
-                    heapq.heappush(retries, (time.monotonic() + delay, id(nxt), nxt))
-                    continue
-                message = self._finish_failed(item, outcome.error_type, outcome.error, outcome.logs)
+        # The records of a finished step are written once the steps it unblocks have
+        # been handed to workers, so that the writing overlaps their running.
+        unwritten: list[tuple[_Running, StepOutcome]] = []
+        try:
+            while waiting or running or retries:
                 if failure is None:
-                    failure = (item.node.name, message, outcome.error)
+                    for node in [n for n in waiting if self._ready(n)]:
+                        waiting.remove(node)
+                        started = self._start(node)
+                        if started is not None:
+                            running[started[0]] = started[1]
+                else:  # nothing new starts; running steps and their retries finish
+                    for node in waiting:
+                        self._skip(node)
+                    waiting = []
+                while unwritten:
+                    self._write_done(*unwritten.pop(0))
+                now = time.monotonic()
+                while retries and retries[0][0] <= now:
+                    _, _, item = heapq.heappop(retries)
+                    running[self._submit(item.node, item.attempt)] = item
+                if not running:
+                    if retries:
+                        time.sleep(max(0.0, retries[0][0] - time.monotonic()))
+                    elif waiting and not any(self._ready(n) for n in waiting):
+                        raise InvalidInput("The pipeline's steps wait on each other: a cycle.")
+                    continue
+                timeout = max(0.0, retries[0][0] - time.monotonic()) if retries else None
+                done, _ = wait(list(running), timeout=timeout, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = running.pop(future)
+                    failed = self._settle(
+                        item, _outcome(future, item.node.name), retries, unwritten
+                    )
+                    failure = failure or failed
+        finally:
+            for written in unwritten:
+                self._write_done(*written)
         return failure
+
+    def _ready(self, node: Node) -> bool:
+        return all(u in self.outputs for u in node.upstream)
+
+    def _settle(
+        self,
+        item: _Running,
+        outcome: StepOutcome,
+        retries: list[tuple[float, int, _Running]],
+        unwritten: list[tuple[_Running, StepOutcome]],
+    ) -> tuple[str, str, str] | None:
+        """Take a step's outcome: done (its records to write), retried later, or failed
+        (the failure returned)."""
+        if outcome.ok:
+            self._settle_done(item, outcome)
+            unwritten.append((item, outcome))
+            return None
+        step = item.node.step
+        if outcome.retryable and item.attempt <= step.retries:
+            delay = step.backoff * 2 ** (item.attempt - 1)
+            self.on_event(item.node.name, "retrying", f"{outcome.error_type}; retry in {delay:g} s")
+            nxt = _Running(item.node, item.run_id, item.key, item.attempt + 1, time.monotonic())
+            heapq.heappush(retries, (time.monotonic() + delay, id(nxt), nxt))
+            return None
+        message = self._finish_failed(item, outcome.error_type, outcome.error, outcome.logs)
+        return (item.node.name, message, outcome.error)
 
     def _record(self, record: StepRecord) -> None:
         self.records[record.node] = record
@@ -398,6 +416,10 @@ class _Run:
         }
         key = self._key(node, inputs)
         hit = self._reusable(node, key)
+        # The step is handed to a worker before its run is recorded (the task does not
+        # need the run's id): the worker starts while the record is written.
+        future = self._submit(node, 1) if hit is None else None
+        started = time.monotonic()
         child = self.client.create_run(
             self.experiment,
             name=node.name,
@@ -405,14 +427,14 @@ class _Run:
             tags={TAG_PIPELINE: self.graph.pipeline, TAG_STEP: node.name},
             git=self.git,
         )
-        if hit is not None:
+        if future is None:
+            assert hit is not None
             self._record_cached(node, child, key, hit)
             return None
         self.on_event(node.name, "running", "")
-        item = _Running(node, child.id, key, 1, time.monotonic())
-        return self._submit(node, key, child.id, 1), item
+        return future, _Running(node, child.id, key, 1, started)
 
-    def _submit(self, node: Node, key: str, run_id: str, attempt: int) -> Future[StepOutcome]:
+    def _submit(self, node: Node, attempt: int) -> Future[StepOutcome]:
         import cloudpickle
 
         outputs = self.outputs
@@ -499,7 +521,24 @@ class _Run:
         )
         self.on_event(node.name, "cached", source[:12])
 
-    def _finish_done(self, item: _Running, outcome: StepOutcome) -> None:
+    def _settle_done(self, item: _Running, outcome: StepOutcome) -> None:
+        """Count the step done, so that the steps waiting on its output can start."""
+        self._record(
+            StepRecord(
+                item.node.name,
+                "done",
+                item.run_id,
+                outcome.digest,
+                outcome.kind,
+                outcome.seconds,
+                item.attempt,
+                key=item.key,
+            )
+        )
+        self.on_event(item.node.name, "done", f"{outcome.seconds:.2f} s")
+
+    def _write_done(self, item: _Running, outcome: StepOutcome) -> None:
+        """Store the done step's outputs, logs and timing on its run, and end the run."""
         artifacts = self._texts(logs=outcome.logs)
         self._write(
             item.run_id,
@@ -515,19 +554,6 @@ class _Run:
             seconds=outcome.seconds,
         )
         self.client.end_run(item.run_id)
-        self._record(
-            StepRecord(
-                item.node.name,
-                "done",
-                item.run_id,
-                outcome.digest,
-                outcome.kind,
-                outcome.seconds,
-                item.attempt,
-                key=item.key,
-            )
-        )
-        self.on_event(item.node.name, "done", f"{outcome.seconds:.2f} s")
 
     def _finish_failed(self, item: _Running, error_type: str, error: str, logs: str) -> str:
         name = item.node.name

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import importlib.metadata
+
     from loopml.domain import Run
 
 __all__ = ["GitState", "environment", "git_state", "host_name", "is_process_alive"]
@@ -64,11 +66,11 @@ def environment() -> dict[str, Any]:
     """Python version, platform and every installed distribution with its version."""
     import importlib.metadata  # 30 ms to import; only runs need it, not every command
 
-    packages = {
-        dist.metadata["Name"]: dist.version
-        for dist in importlib.metadata.distributions()
-        if dist.metadata["Name"]
-    }
+    packages: dict[str, str] = {}
+    for dist in importlib.metadata.distributions():
+        name, version = _name_and_version(dist)
+        if name and name not in packages:  # the first on sys.path is the one imported
+            packages[name] = version
     return {
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
@@ -76,6 +78,18 @@ def environment() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": dict(sorted(packages.items(), key=lambda kv: kv[0].lower())),
     }
+
+
+def _name_and_version(dist: importlib.metadata.Distribution) -> tuple[str, str]:
+    """``Name`` and ``Version`` from the metadata's header block, read as plain lines: the
+    email parser ``dist.metadata`` uses costs 70 ms over a typical environment, this 7."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found: dict[str, str] = {}
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, colon, value = line.partition(":")
+        if colon and key in ("Name", "Version") and key not in found:
+            found[key] = value.strip()
+    return found.get("Name", ""), found.get("Version", "")
 
 
 @functools.lru_cache(maxsize=1)
