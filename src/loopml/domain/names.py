@@ -14,6 +14,7 @@ __all__ = [
     "RESERVED_ALIASES",
     "check_alias",
     "check_dataset_name",
+    "check_deployment_name",
     "check_firing_id",
     "check_model_name",
     "check_schedule_name",
@@ -44,6 +45,16 @@ def check_dataset_name(name: object) -> str:
             letter or digit.
     """
     return _check_uri_name("Dataset", name, "customers")
+
+
+def check_deployment_name(name: object) -> str:
+    """Return ``name`` if it can name a deployment.
+
+    Raises:
+        InvalidInput: the name is not 1-250 letters, digits, ``_ . -`` starting with a
+            letter or digit.
+    """
+    return _check_uri_name("Deployment", name, "churn-api")
 
 
 def check_schedule_name(name: object) -> str:
