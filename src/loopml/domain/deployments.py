@@ -20,10 +20,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from loopml.domain.names import check_alias
+from loopml.domain.names import check_alias, check_deployment_name, check_model_name
 from loopml.errors import InvalidInput
 
 __all__ = [
+    "MAX_NOTE_LENGTH",
     "MAX_ROUTES",
     "ChangeKind",
     "Deployment",
@@ -31,11 +32,16 @@ __all__ = [
     "PolicyChange",
     "Route",
     "TrafficPolicy",
+    "check_deployment_draft",
+    "check_expected_revision",
+    "check_note",
+    "check_policy",
     "check_target",
     "parse_route",
 ]
 
 MAX_ROUTES = 16
+MAX_NOTE_LENGTH = 8000
 _WEIGHT_TOLERANCE = 1e-6
 _STICKY_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,127}")
 _LATEST = "latest"
@@ -98,7 +104,7 @@ def parse_route(text: str) -> Route:
         raise InvalidInput(
             f"Route {text!r} is invalid: the weight {weight!r} is not a number of percent."
         ) from None
-    return Route(check_target(target.strip()), share)
+    return _route((target.strip(), share))
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +138,7 @@ class TrafficPolicy:
             InvalidInput: no route, a bad target or weight, weights that do not add up
                 to 100, a target named twice, or a bad sticky key; the message says which.
         """
-        items = list(routes.items()) if isinstance(routes, dict) else list(routes)
+        items = list(routes.items()) if isinstance(routes, dict) else _as_list(routes, "routes")
         checked = tuple(_route(item) for item in items)
         shadow_targets = tuple(check_target(s) for s in _as_list(shadows, "shadows"))
         policy = cls(checked, shadow_targets, _sticky(sticky_key))
@@ -205,6 +211,21 @@ class TrafficPolicy:
             )
 
 
+def check_policy(policy: object) -> TrafficPolicy:
+    """Return ``policy`` checked again (see :meth:`TrafficPolicy.of`): a store takes no
+    policy on trust, even one built without ``of``.
+
+    Raises:
+        InvalidInput: not a TrafficPolicy, or an invalid one; the message says why.
+    """
+    if not isinstance(policy, TrafficPolicy):
+        raise InvalidInput(
+            f"A deployment's policy must be a TrafficPolicy (build it with "
+            f"TrafficPolicy.of), got {type(policy).__name__}."
+        )
+    return TrafficPolicy.of(policy.routes, policy.shadows, policy.sticky_key)
+
+
 def _route(item: object) -> Route:
     if isinstance(item, Route):
         target, weight = item.target, item.weight
@@ -215,12 +236,18 @@ def _route(item: object) -> Route:
     target = check_target(target)
     if isinstance(weight, bool) or not isinstance(weight, int | float):
         raise InvalidInput(f"The weight of route {target!r} must be a number, got {weight!r}.")
-    if not math.isfinite(weight) or weight <= 0 or weight > 100:
+    # The range first: an int too large for a float would make isfinite() overflow.
+    if weight <= 0 or weight > 100 or not math.isfinite(weight):
         raise InvalidInput(
             f"The weight of route {target!r} must be above 0 and at most 100 percent, "
-            f"got {weight!r}."
+            f"got {_shown(weight)}."
         )
     return Route(target, float(weight))
+
+
+def _shown(value: object, limit: int = 40) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _as_list(value: Any, what: str) -> list[Any]:
@@ -243,7 +270,9 @@ def _sticky(key: object) -> str | None:
 
 
 def _percent(value: float) -> str:
-    return f"{value:g}"
+    # Ten significant digits: enough to show why 49.99999 + 50 is not 100, without
+    # the float noise of 33.3 + 33.3 + 33.3 (99.89999999999999).
+    return f"{value:.10g}"
 
 
 class ChangeKind(StrEnum):
@@ -295,3 +324,45 @@ class PolicyChange:
     actor: str
     reason: str
     changed_at: datetime
+
+
+# -- checks shared by the stores and their clients ---------------------------------------
+
+
+def check_deployment_draft(draft: DeploymentDraft) -> DeploymentDraft:
+    """Return ``draft`` with its policy checked again (see :func:`check_policy`).
+
+    Raises:
+        InvalidInput: a malformed deployment name, model name, policy or description.
+    """
+    check_deployment_name(draft.name)
+    check_model_name(draft.model)
+    policy = check_policy(draft.policy)
+    check_note("description", draft.description)
+    return DeploymentDraft(draft.name, draft.model, policy, draft.description)
+
+
+def check_note(field: str, text: object) -> str:
+    """Return ``text`` if it can be a deployment's description or a change's reason.
+
+    Raises:
+        InvalidInput: not text, or longer than :data:`MAX_NOTE_LENGTH` characters.
+    """
+    if not isinstance(text, str) or len(text) > MAX_NOTE_LENGTH:
+        raise InvalidInput(f"The {field} must be text of at most {MAX_NOTE_LENGTH} characters.")
+    return text
+
+
+def check_expected_revision(revision: object) -> int | None:
+    """Return ``revision`` if it can be the revision a caller expects (or None).
+
+    Raises:
+        InvalidInput: not a whole number from 1.
+    """
+    if revision is None:
+        return None
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 1:
+        raise InvalidInput(
+            f"expected_revision must be a revision number from 1 or None, got {revision!r}."
+        )
+    return revision

@@ -24,7 +24,16 @@ from starlette.concurrency import run_in_threadpool
 
 from loopml import __version__
 from loopml.errors import LoopmlError
-from loopml.server import _blobs, _datasets, _experiments, _models, _runs, _schedules
+from loopml.server import (
+    _blobs,
+    _datasets,
+    _deployments,
+    _experiments,
+    _models,
+    _runs,
+    _schedules,
+    _segments,
+)
 from loopml.server._deps import reply
 from loopml.server.errors import install_error_handlers
 from loopml.store.rest.schemas import API_PREFIX, HealthBody
@@ -85,6 +94,8 @@ def create_app(
         _models.approvals_router,
         _datasets.router,
         _schedules.router,
+        _deployments.router,
+        _segments.router,
     )
     for router in (_health, *routers, _blobs.router):
         app.include_router(router, prefix=API_PREFIX)

@@ -30,6 +30,8 @@ from loopml.domain import (
     VersionDraft,
     VersionUpdate,
 )
+from loopml.domain.deployments import Deployment, DeploymentDraft, PolicyChange, TrafficPolicy
+from loopml.domain.logs import Segment, SegmentDraft
 from loopml.domain.schedules import (
     Firing,
     FiringClaim,
@@ -43,10 +45,12 @@ from loopml.domain.sentinel import NOT_GIVEN, NotGiven
 __all__ = [
     "AliasStore",
     "DatasetStore",
+    "DeploymentStore",
     "ExperimentStore",
     "ModelStore",
     "RunStore",
     "ScheduleStore",
+    "SegmentStore",
 ]
 
 
@@ -361,4 +365,107 @@ class ScheduleStore(Protocol):
     ) -> list[Firing]:
         """Firings, newest first, of one schedule and/or in one state (``limit`` 1-1000).
         Raises InvalidInput (limit)."""
+        ...
+
+
+@runtime_checkable
+class DeploymentStore(Protocol):
+    """Deployments and the history of their traffic policies.
+
+    Every change of policy is a new revision, numbered from 1 without gaps, and recorded
+    in the history in the same transaction (see :mod:`loopml.domain.deployments`). A
+    change given ``expected_revision`` is a compare-and-swap: of two writers that read
+    the same revision, one changes it and the other gets ``Conflict``.
+    """
+
+    def create_deployment(self, draft: DeploymentDraft, *, reason: str = "") -> Deployment:
+        """Store a new deployment at revision 1 (history: one ``create`` change).
+
+        Raises:
+            AlreadyExists: a deployment of that name exists.
+            InvalidInput: a malformed name, model name, policy or description.
+        """
+        ...
+
+    def get_deployment(self, name: str) -> Deployment:
+        """One deployment. Raises NotFound."""
+        ...
+
+    def list_deployments(self) -> list[Deployment]:
+        """Every deployment, by name."""
+        ...
+
+    def update_policy(
+        self,
+        name: str,
+        policy: TrafficPolicy,
+        *,
+        expected_revision: int | None = None,
+        reason: str = "",
+    ) -> Deployment:
+        """Put ``policy`` in force as the next revision (an ``update`` change whose
+        ``previous`` is the revision it replaced). A policy equal to the one in force
+        changes nothing and returns the deployment as it is.
+
+        Args:
+            expected_revision: the revision the caller read; the change is refused
+                when the deployment is at another one (checked before anything else).
+
+        Raises:
+            NotFound: no such deployment.
+            Conflict: ``expected_revision`` differs from the current revision.
+            InvalidInput: a malformed policy, revision or reason.
+        """
+        ...
+
+    def rollback(self, name: str, *, reason: str = "") -> Deployment:
+        """Put back the policy of the current revision's ``previous`` as the next
+        revision (a ``rollback`` change that ``restores`` it and whose own ``previous``
+        is the restored revision's), so that rolling back twice undoes two changes.
+
+        Raises:
+            NotFound: no such deployment.
+            Conflict: the current revision has no previous one to return to.
+        """
+        ...
+
+    def policy_history(self, name: str) -> list[PolicyChange]:
+        """Every revision of the deployment's policy, newest first. Raises NotFound."""
+        ...
+
+    def delete_deployment(self, name: str) -> None:
+        """Delete a deployment and its history. Raises NotFound."""
+        ...
+
+
+@runtime_checkable
+class SegmentStore(Protocol):
+    """The index of log segments: which Parquet blob holds which rows of a stream, and
+    the time span of those rows (see :mod:`loopml.domain.logs`).
+
+    Segments are log data, like metric values: adding one writes no audit event.
+    """
+
+    def add_segment(self, draft: SegmentDraft) -> Segment:
+        """Record a segment. The same draft again (same stream, digest, times and
+        counts) returns the segment already stored, so that a retried add is harmless.
+
+        Raises:
+            InvalidInput: a malformed stream name, digest, count or time.
+            Conflict: the stream has a segment of this digest and first time whose
+                counts or last time differ.
+        """
+        ...
+
+    def list_segments(
+        self, stream: str, *, since: datetime | None = None, until: datetime | None = None
+    ) -> list[Segment]:
+        """The stream's segments whose ``[first_time, last_time]`` overlaps
+        ``[since, until]`` (both included; None leaves that end open), by first time,
+        then id. Raises InvalidInput (stream name, times)."""
+        ...
+
+    def list_streams(self, prefix: str = "") -> list[str]:
+        """The names of the streams that have segments and start with ``prefix``,
+        sorted. Raises InvalidInput (prefix not text)."""
         ...

@@ -15,10 +15,12 @@ if TYPE_CHECKING:
     from loopml.store._ports import (
         AliasStore,
         DatasetStore,
+        DeploymentStore,
         ExperimentStore,
         ModelStore,
         RunStore,
         ScheduleStore,
+        SegmentStore,
     )
 
 __all__ = ["Stores", "open_stores"]
@@ -34,6 +36,8 @@ class Stores:
     aliases: AliasStore
     datasets: DatasetStore
     schedules: ScheduleStore
+    deployments: DeploymentStore
+    segments: SegmentStore
     blobs: BlobStore
     close: Callable[[], None] = field(default=lambda: None)
 

@@ -31,7 +31,7 @@ __all__ = ["SqliteModelReader", "open_sqlite_reader"]
 
 # The Alembic revision whose tables this reader knows (store/sql/_engine.HEAD_REVISION;
 # a test keeps the two equal).
-KNOWN_REVISION = "0004_schedules"
+KNOWN_REVISION = "0005_deployments"
 
 
 def open_sqlite_reader(store_uri: str) -> SqliteModelReader | None:

@@ -22,10 +22,12 @@ from loopml.store.rest._http import HttpTransport
 from loopml.store.rest.aliases import RestAliasStore
 from loopml.store.rest.blobs import RestBlobStore
 from loopml.store.rest.datasets import RestDatasetStore
+from loopml.store.rest.deployments import RestDeploymentStore
 from loopml.store.rest.experiments import RestExperimentStore
 from loopml.store.rest.models import RestModelStore
 from loopml.store.rest.runs import RestRunStore
 from loopml.store.rest.schedules import RestScheduleStore
+from loopml.store.rest.segments import RestSegmentStore
 
 if TYPE_CHECKING:
     from loopml.config import Settings
@@ -35,10 +37,12 @@ __all__ = [
     "RestAliasStore",
     "RestBlobStore",
     "RestDatasetStore",
+    "RestDeploymentStore",
     "RestExperimentStore",
     "RestModelStore",
     "RestRunStore",
     "RestScheduleStore",
+    "RestSegmentStore",
     "open_rest_stores",
 ]
 
@@ -63,6 +67,8 @@ def open_rest_stores(settings: Settings) -> Stores:
         aliases=RestAliasStore(transport),
         datasets=RestDatasetStore(transport),
         schedules=RestScheduleStore(transport),
+        deployments=RestDeploymentStore(transport),
+        segments=RestSegmentStore(transport),
         blobs=RestBlobStore(settings.tracking_uri, settings, transport=transport),
         close=transport.close,
     )

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from loopml.store.sql._aliases import SqlAliasStore
 from loopml.store.sql._datasets import SqlDatasetStore
+from loopml.store.sql._deployments import SqlDeploymentStore
 from loopml.store.sql._engine import (
     HEAD_REVISION,
     create_schema,
@@ -17,6 +18,7 @@ from loopml.store.sql._experiments import SqlExperimentStore
 from loopml.store.sql._models import SqlModelStore
 from loopml.store.sql._runs import SqlRunStore
 from loopml.store.sql._schedules import SqlScheduleStore
+from loopml.store.sql._segments import SqlSegmentStore
 from loopml.store.sql._tx import Transactions
 
 if TYPE_CHECKING:
@@ -27,10 +29,12 @@ __all__ = [
     "HEAD_REVISION",
     "SqlAliasStore",
     "SqlDatasetStore",
+    "SqlDeploymentStore",
     "SqlExperimentStore",
     "SqlModelStore",
     "SqlRunStore",
     "SqlScheduleStore",
+    "SqlSegmentStore",
     "Transactions",
     "create_schema",
     "create_store_engine",
@@ -67,6 +71,8 @@ def open_sql_stores(settings: Settings) -> Stores:
         aliases=SqlAliasStore(tx),
         datasets=SqlDatasetStore(tx),
         schedules=SqlScheduleStore(tx),
+        deployments=SqlDeploymentStore(tx),
+        segments=SqlSegmentStore(tx),
         blobs=open_blob_store(settings.blob_uri, settings),
         close=engine.dispose,
     )

@@ -35,9 +35,10 @@ __all__ = [
 ]
 
 # The newest migration in migrations/versions; a test keeps it equal to Alembic's head.
-HEAD_REVISION = "0004_schedules"
+HEAD_REVISION = "0005_deployments"
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_KNOWN_REVISIONS = {"0001_tracking"}
+# Every older revision: a database at one of them is migrated, not refused as newer.
+_KNOWN_REVISIONS = {"0001_tracking", "0002_registry", "0003_data", "0004_schedules"}
 _SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 

@@ -36,8 +36,11 @@ __all__ = [
     "check_reports",
     "dataset_versions",
     "datasets",
+    "deployment_revisions",
+    "deployments",
     "experiments",
     "latest_metrics",
+    "log_segments",
     "metadata",
     "metrics",
     "model_aliases",
@@ -372,4 +375,60 @@ schedule_firings = Table(
     Column("pid", Integer),
     Index(None, "schedule", "fired_at"),
     Index(None, "state"),
+)
+
+
+# -- deployments and log segments ------------------------------------------------------
+
+DEPLOYMENT = String(250)
+
+# ``revision`` is the policy's current revision: a change writes history row
+# ``revision + 1`` and moves the row only where ``revision`` is still what it read, so
+# two writers of one deployment never both commit from the same revision.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", DEPLOYMENT, primary_key=True),
+    Column("model", MODEL, nullable=False),
+    Column("policy", Text, nullable=False),  # JSON: TrafficPolicy.to_json()
+    Column("revision", Integer, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column(
+        "deployment",
+        DEPLOYMENT,
+        ForeignKey("deployments.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("revision", Integer, primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("policy", Text, nullable=False),  # JSON: TrafficPolicy.to_json()
+    Column("previous", Integer),  # the revision a rollback of this one returns to
+    Column("restores", Integer),  # rollback: the revision whose policy it brought back
+    Column("actor", String(255), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("changed_at", BigInteger, nullable=False),
+)
+
+# One row per Parquet file of a log stream; readers seek on (stream, first_time).
+log_segments = Table(
+    "log_segments",
+    metadata,
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    Column("stream", String(283), nullable=False),
+    Column("digest", DIGEST, nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("first_time", BigInteger, nullable=False),
+    Column("last_time", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "stream", "first_time"),
 )
