@@ -12,7 +12,16 @@ from typing import Annotated
 
 import typer
 
-from loopml.cli import _admin, _data, _experiments, _models, _pipelines, _runs, _schedules
+from loopml.cli import (
+    _admin,
+    _data,
+    _deploy,
+    _experiments,
+    _models,
+    _pipelines,
+    _runs,
+    _schedules,
+)
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
 
@@ -32,6 +41,7 @@ app.add_typer(_models.app, name="models")
 _pipelines.app.command("schedule")(_schedules.create)
 app.add_typer(_pipelines.app, name="pipeline")
 app.add_typer(_schedules.app, name="schedule")
+app.add_typer(_deploy.app, name="deploy")
 app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)
