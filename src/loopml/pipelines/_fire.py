@@ -13,7 +13,6 @@ import pickle
 import socket
 import sys
 import traceback
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from loopml.domain.schedules import Firing, FiringState, FiringUpdate, Schedule
@@ -48,7 +47,7 @@ def run_firing(client: Client, firing_id: str) -> FiringState:
             target=schedule.target,
             pinned=_pinned(graph, schedule, firing),
             tags={SCHEDULE_TAG: schedule.name, SCHEDULE_FIRING_TAG: firing.id},
-            on_event=_link_run(client, firing.id),
+            on_start=lambda run: _link_run(client, firing.id, run),
         )
         run_id, state, error = outcome.id, FiringState.SUCCEEDED, None
     except StepFailed as exc:
@@ -63,22 +62,10 @@ def run_firing(client: Client, firing_id: str) -> FiringState:
     return state
 
 
-def _link_run(client: Client, firing_id: str) -> Callable[[str, str, str], None]:
-    """An ``on_event`` that records the pipeline run on the firing at the first event
-    (the run exists by then), so that a running firing already shows its run."""
-    linked = False
-
-    def on_event(step: str, state: str, detail: str) -> None:
-        nonlocal linked
-        if linked:
-            return
-        linked = True
-        query = f"tags.`{SCHEDULE_FIRING_TAG}` = '{firing_id}'"
-        runs = client.search_runs_page(filter=query, limit=1).runs
-        if runs:
-            client.stores.schedules.update_firing(firing_id, FiringUpdate(run_id=runs[0].id))
-
-    return on_event
+def _link_run(client: Client, firing_id: str, run_id: str) -> None:
+    """Record the pipeline run on the firing as soon as it exists, so that a running
+    firing already shows its run."""
+    client.stores.schedules.update_firing(firing_id, FiringUpdate(run_id=run_id))
 
 
 def _pinned(graph: Graph, schedule: Schedule, firing: Firing) -> dict[str, int]:

@@ -217,10 +217,12 @@ def run_graph(
     reuse: Mapping[str, StepRecord] | None = None,
     pinned: Mapping[str, int] | None = None,
     tags: Mapping[str, str] | None = None,
+    on_start: Callable[[str], None] | None = None,
 ) -> PipelineRun:
     """Run a built graph (see :func:`run_pipeline`). ``reuse`` maps steps to records of
     an earlier run that stand in for them when their cache key is unchanged (resume);
-    ``pinned`` fixes dataset versions by name (rerun)."""
+    ``pinned`` fixes dataset versions by name (rerun); ``on_start`` is called with the
+    pipeline run's id as soon as the run is recorded, before any step starts."""
     from loopml.pipelines._targets import absolute_target
     from loopml.tracking import default_client
 
@@ -236,7 +238,7 @@ def run_graph(
         datasets = _resolve_datasets(graph, client, pinned or {})
         return _Run(
             graph, client, runner, cache, experiment, on_event, target, reuse or {}, datasets, tags
-        ).run()
+        ).run(on_start)
     finally:
         if owned:
             runner.close()
@@ -280,7 +282,7 @@ class _Run:
         self.outputs: dict[str, StepRecord] = {}  # the records that have an output
         self.fingerprints: dict[int, str] = {}
 
-    def run(self) -> PipelineRun:
+    def run(self, on_start: Callable[[str], None] | None = None) -> PipelineRun:
         from loopml.tracking import GitState
 
         graph, client = self.graph, self.client
@@ -305,6 +307,8 @@ class _Run:
         self.git = GitState.of_run(parent)
         status = RunStatus.FAILED
         try:
+            if on_start is not None:
+                on_start(parent.id)
             client.log_batch(parent.id, RunUpdate(params=_param_values(graph.params)))
             for node in graph.nodes:
                 self.on_event(node.name, "pending", "")
