@@ -39,9 +39,10 @@ BENCHMARKS: dict[str, str] = {
     "registry": "bench_registry",
     "data": "bench_data",
     "pipelines": "bench_pipelines",
+    "batch": "bench_batch",
 }
 # Benchmarks that compare with other tools than MLflow, and do not need its venv.
-WITHOUT_MLFLOW = {"data", "pipelines"}
+WITHOUT_MLFLOW = {"data", "pipelines", "batch"}
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

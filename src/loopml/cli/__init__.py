@@ -19,6 +19,7 @@ from loopml.cli import (
     _experiments,
     _models,
     _pipelines,
+    _predict,
     _runs,
     _schedules,
 )
@@ -46,6 +47,7 @@ app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)
 app.command("server")(_admin.server)
+app.command("predict")(_predict.predict)
 app.command("scheduler")(_schedules.scheduler)
 
 
