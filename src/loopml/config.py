@@ -91,6 +91,16 @@ class Settings:
         data_remote: blob store URI that ``loopml data push/pull`` use by default.
         dask_address: ``tcp://host:port`` of the Dask scheduler that
             ``--executor dask`` uses; unset starts a local cluster of processes.
+        serving_poll_seconds: seconds between two checks of a served model's aliases
+            and traffic policy by ``loopml serve`` (a moved alias is served within
+            about this long).
+        serving_max_body_bytes: the largest request body ``loopml serve`` reads (10 MiB
+            by default); a larger one is refused with HTTP 413.
+        prediction_flush_seconds: seconds between two writes of the prediction log's
+            buffer to a Parquet segment; a crash loses at most about this much of it.
+        prediction_buffer_rows: the most prediction rows held in memory (buffered,
+            being written or waiting for a retry); beyond it new rows are dropped and
+            counted, so that a slow store never blocks a request.
     """
 
     home: Path
@@ -107,6 +117,10 @@ class Settings:
     server_host: str = "127.0.0.1"
     server_port: int = 8476
     http_timeout: float = 30.0
+    serving_poll_seconds: float = 2.0
+    serving_max_body_bytes: int = 10 * 1024 * 1024
+    prediction_flush_seconds: float = 1.0
+    prediction_buffer_rows: int = 100_000
     origins: dict[str, Origin] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -207,6 +221,10 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "server_host": _text,
     "server_port": _number(int, at_least=1, at_most=65535),
     "http_timeout": _number(float, above=0),
+    "serving_poll_seconds": _number(float, above=0, at_most=3600),
+    "serving_max_body_bytes": _number(int, at_least=1),
+    "prediction_flush_seconds": _number(float, above=0, at_most=3600),
+    "prediction_buffer_rows": _number(int, at_least=1),
 }
 
 

@@ -22,6 +22,7 @@ from loopml.cli import (
     _predict,
     _runs,
     _schedules,
+    _serve,
 )
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
@@ -47,6 +48,7 @@ app.add_typer(_admin.db_app, name="db")
 app.add_typer(_admin.config_app, name="config")
 app.command("init")(_admin.init)
 app.command("server")(_admin.server)
+app.command("serve")(_serve.serve)
 app.command("predict")(_predict.predict)
 app.command("scheduler")(_schedules.scheduler)
 
