@@ -18,6 +18,7 @@ PACKAGES = [
     "loopml.errors",
     "loopml.pipelines",
     "loopml.registry",
+    "loopml.serving",
     "loopml.store",
     "loopml.store.sql",
     "loopml.tracking",

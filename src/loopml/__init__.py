@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     )
     from loopml.registry import ModelRegistry, load_model, log_model, set_alias
     from loopml.registry.autolog import autolog
+    from loopml.serving import log_labels, predict_files, predictions
     from loopml.tracking import (
         ActiveRun,
         Client,
@@ -87,6 +88,7 @@ _LAZY: dict[str, str] = {
     "log_model": "loopml.registry",
     "set_alias": "loopml.registry",
     "autolog": "loopml.registry.autolog",
+    **{name: "loopml.serving" for name in ("log_labels", "predict_files", "predictions")},
     **{
         name: "loopml.pipelines"
         for name in (
@@ -154,12 +156,15 @@ __all__ = [
     "load_settings",
     "log_artifact",
     "log_artifacts",
+    "log_labels",
     "log_metric",
     "log_metrics",
     "log_model",
     "log_param",
     "log_params",
     "pipeline",
+    "predict_files",
+    "predictions",
     "rerun_pipeline",
     "resume_pipeline",
     "run_pipeline",
@@ -174,7 +179,7 @@ __all__ = [
 
 
 # Subpackages reachable as attributes (``loopml.data.add(...)``), imported on first use.
-_SUBPACKAGES = frozenset({"data"})
+_SUBPACKAGES = frozenset({"data", "serving"})
 
 
 def __getattr__(name: str) -> Any:
