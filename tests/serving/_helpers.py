@@ -22,7 +22,7 @@ from loopml.domain.deployments import TrafficPolicy
 from loopml.registry import ColumnSpec, ModelRegistry, Signature
 from loopml.serving._app import create_serving_app
 from loopml.serving._live import ServingPlan
-from loopml.serving._records import PredictionRecord
+from loopml.serving._records import PredictionRecord, PredictionSink
 from loopml.tracking import Client
 from tests.server.conftest import serve_in_thread
 
@@ -154,7 +154,7 @@ def wait_for(condition: object, timeout: float = 10.0, what: str = "the conditio
 
 @contextmanager
 def served(
-    source: object, settings: Settings, sink: ListSink | None = None, ready: bool = True
+    source: object, settings: Settings, sink: PredictionSink | None = None, ready: bool = True
 ) -> Iterator[httpx.Client]:
     """The serving app over ``source`` on a real uvicorn socket in a thread of this
     process; yields an HTTP client of it, once ready (unless ``ready`` is False)."""

@@ -175,7 +175,7 @@ def test_each_answer_is_logged_once_with_inputs_and_outputs(
     )
     assert record.inputs == ROWS and record.outputs == second["predictions"]
     assert record.latency_ms > 0 and record.time.utcoffset() is not None
-    assert record.shadows == {}
+    assert record.shadows == {} and record.rows is None  # rows 0, 1, 2 as sent
 
 
 # -- refusals -----------------------------------------------------------------------------
@@ -564,5 +564,6 @@ def test_a_sticky_batch_is_split_over_two_versions_and_reassembled_in_order(
     assert sorted(r.version for r in first) == [1, 2]
     for record in first:
         mine = [i for i, v in enumerate(wanted) if v == record.version]
+        assert record.rows == mine  # the request's indexes, so the log numbers rows as sent
         assert record.inputs == [rows[i] for i in mine]
         assert record.outputs == [expected[i] for i in mine]

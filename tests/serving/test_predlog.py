@@ -209,6 +209,38 @@ def test_logged_records_come_back_exactly_in_time_order(client: Client) -> None:
     pd.testing.assert_frame_equal(frame, expected)
 
 
+def test_a_request_split_over_routes_numbers_its_rows_as_sent(client: Client) -> None:
+    plog = PredictionLog(NAME, client=client, flush_seconds=3600)
+    inputs = [{"age": 30}, {"age": 52}, {"age": 19}, {"age": 41}]
+    champion = record("r", T0, [inputs[0], inputs[2], inputs[3]], [0, 2, 3], version=1)
+    challenger = record("r", T0, [inputs[1]], [1], version=2, target="challenger")
+    plog.log(dataclasses.replace(champion, rows=[0, 2, 3]))
+    plog.log(dataclasses.replace(challenger, rows=[1]))
+    plog.close()
+
+    frame = predictions(NAME, client=client)
+
+    assert frame["row"].tolist() == [0, 1, 2, 3]
+    assert frame["input.age"].tolist() == [30, 52, 19, 41]
+    assert frame["output"].tolist() == [0, 1, 2, 3]
+    assert frame["version"].tolist() == [1, 2, 1, 1]
+
+
+def test_a_record_with_rows_that_do_not_match_its_inputs_is_dropped(
+    plog: PredictionLog, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    plog.log(dataclasses.replace(record("bad", T0, [{"x": 1}, {"x": 2}], [1, 2]), rows=[4]))
+    plog.log(dataclasses.replace(record("good", T0, [{"x": 3}], [3]), rows=[7]))
+
+    with caplog.at_level(logging.ERROR, logger="loopml.serving._predlog"):
+        assert plog.flush() == 1
+
+    assert "Dropping a malformed prediction record" in caplog.text
+    assert "has 1 rows for 2 inputs" in caplog.text
+    kept = predictions(NAME, client=client)
+    assert kept[["request_id", "row"]].values.tolist() == [["good", 7]]
+
+
 def test_input_fields_are_typed_per_batch_and_the_rest_is_json_text(
     plog: PredictionLog, client: Client
 ) -> None:

@@ -1,5 +1,5 @@
-"""``loopml serve TARGET``: serve a model over REST (POST /predict, /health, /ready,
-/metrics, OpenAPI at /docs)."""
+"""``loopml serve TARGET``: serve a deployment or a model over REST (POST /predict,
+POST /feedback, /health, /ready, /metrics, OpenAPI at /docs), logging every prediction."""
 
 from __future__ import annotations
 
@@ -25,8 +25,20 @@ def serve(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port.")] = 8080,
     workers: Annotated[int, typer.Option(min=1, help="Server processes.")] = 1,
+    no_log: Annotated[
+        bool, typer.Option("--no-log", help="Do not log predictions to the prediction log.")
+    ] = False,
 ) -> None:
-    """Serve a model until interrupted; a moved alias is served within a poll interval."""
+    """Serve until interrupted; a deployment update, a rollback or a moved alias is served
+    within a poll interval. Predictions are logged under the deployment's name (or the
+    model's)."""
     from loopml.serving._server import serve as run
 
-    run(target, settings=settings_of(ctx), host=host, port=port, workers=workers)
+    run(
+        target,
+        settings=settings_of(ctx),
+        host=host,
+        port=port,
+        workers=workers,
+        prediction_log=not no_log,
+    )

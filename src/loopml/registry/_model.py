@@ -10,7 +10,7 @@ import pandas as pd
 
 from loopml.errors import InvalidInput
 from loopml.registry._examples import read_example
-from loopml.registry._flavors import Flavor
+from loopml.registry._flavors import ArrayCall, Flavor
 from loopml.registry._signature import Signature
 from loopml.registry._tabular import frame_from_input, is_polars_frame, polars_to_pandas
 
@@ -25,6 +25,9 @@ class PackagedModel:
 
     ``predict`` checks its input against the signature (converting where safe) and calls
     the underlying model; the work per call is the signature's fast path plus the model.
+    A scikit-learn estimator fit on a DataFrame of numeric columns is handed a float
+    array in its fit order instead (see :class:`~loopml.registry._flavors.ArrayCall`):
+    the same predictions, without scikit-learn's costly per-call DataFrame checks.
 
     Attributes:
         flavor: the flavor's name (``"sklearn"``, ``"xgboost"``, ...).
@@ -63,7 +66,10 @@ class PackagedModel:
         self._example_json = example_json
         # Resolved once: predict is the hot path.
         self._predict: Callable[[Any, Any], Any] = flavor.predict
-        self._prepare = self._preparer(flavor.wants(raw))
+        call = self._array_call()
+        self._callee = raw if call is None else call.model
+        want = flavor.wants(raw) if call is None else "array"
+        self._prepare = self._preparer(want, None if call is None else call.order)
 
     def predict(self, data: object) -> np.ndarray[Any, Any]:
         """Predict on ``data`` after checking it against the signature.
@@ -78,7 +84,7 @@ class PackagedModel:
         Raises:
             InvalidInput: ``data`` does not fit the signature; the message names the column.
         """
-        return np.asarray(self._predict(self.raw, self._prepare(data)))
+        return np.asarray(self._predict(self._callee, self._prepare(data)))
 
     def predict_proba(self, data: object) -> np.ndarray[Any, Any]:
         """Class probabilities for ``data``, for classifiers that provide them.
@@ -92,7 +98,7 @@ class PackagedModel:
                 f"Model {self._label()} (flavor {self.flavor!r}) has no predict_proba; use "
                 "predict, or register a classifier that provides probabilities."
             )
-        return np.asarray(self._flavor.predict_proba(self.raw, self._prepare(data)))
+        return np.asarray(self._flavor.predict_proba(self._callee, self._prepare(data)))
 
     def input_example(self) -> pd.DataFrame | np.ndarray[Any, Any] | None:
         """The input example stored with the model (a DataFrame or an array), or None."""
@@ -111,15 +117,28 @@ class PackagedModel:
             return f"{self.name!r}" + (f" version {self.version}" if self.version else "")
         return repr(self.source) if self.source else "package"
 
-    def _preparer(self, want: Any) -> Callable[[object], Any]:
+    def _array_call(self) -> ArrayCall | None:
+        signature = self.signature
+        if signature is None or not isinstance(signature.inputs, tuple):
+            return None
+        return self._flavor.array_call(self.raw, signature.inputs)
+
+    def _preparer(self, want: Any, order: tuple[int, ...] | None) -> Callable[[object], Any]:
         signature = self.signature
         if signature is None:
             return _without_signature
+        if order is None:
 
-        def prepare(data: object) -> Any:
-            return signature.prepare(data, want=want)
+            def prepare(data: object) -> Any:
+                return signature.prepare(data, want=want)
 
-        return prepare
+            return prepare
+        columns = list(order)
+
+        def reorder(data: object) -> Any:
+            return signature.prepare(data, want=want)[:, columns]
+
+        return reorder
 
 
 def _without_signature(data: object) -> Any:

@@ -1,4 +1,5 @@
-"""The online REST serving app: ``POST /predict``, ``/health``, ``/ready``, ``/metrics``.
+"""The online REST serving app: ``POST /predict``, ``POST /feedback``, ``/health``,
+``/ready``, ``/metrics``.
 
 :func:`create_serving_app` builds a FastAPI app over a :class:`ModelSource`. The hot
 path of ``/predict`` is kept lean on purpose (it is benchmarked against a bare FastAPI
@@ -6,7 +7,9 @@ app calling ``model.predict``): the body is read and parsed by hand (orjson), th
 snapshot is read once, a single record goes straight to the registry's one-record fast
 path, and the answer is serialised by orjson. Everything else happens off the request
 path: loading models (the poll thread), scoring shadows (a small thread pool, after the
-answer is sent), writing the prediction log (the sink only enqueues).
+answer is sent), writing the prediction log (the sink only enqueues). ``POST /feedback``
+takes ground-truth labels for logged predictions and writes them at once (in a worker
+thread), to the labels of the name the predictions are logged under.
 
 Errors answer in the body shape of the loopml API, ``{"error": {"type", "message"}}``,
 with ``errors`` listing every bad field on a 422. Bad input never answers 500.
@@ -34,12 +37,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
 from loopml import __version__
-from loopml.errors import InvalidInput
+from loopml.errors import InvalidInput, Unavailable
 from loopml.serving._inputs import InvalidRecords
-from loopml.serving._live import LiveModels, ModelSource, Snapshot
+from loopml.serving._live import LiveModels, ModelSource, Snapshot, close_source, log_name
 from loopml.serving._metrics import CONTENT_TYPE, ServingMetrics
-from loopml.serving._openapi import PREDICT_DOCS
-from loopml.serving._payload import RequestProblem, parse_records, read_limited
+from loopml.serving._openapi import FEEDBACK_DOCS, METRICS_DOCS, PREDICT_DOCS, READY_DOCS
+from loopml.serving._payload import RequestProblem, parse_json, parse_records, read_limited
+from loopml.serving._predlog import PredictionLog
+from loopml.serving._predlog_labels import FEEDBACK_FORMS, record_feedback
 from loopml.serving._records import NullSink, PredictionSink
 from loopml.serving._scoring import Scored, prediction_records, score, score_shadows
 
@@ -65,6 +70,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}")
 _JSON = "application/json"
 _TRUE, _FALSE = frozenset({"true", "1", "yes"}), frozenset({"false", "0", "no", ""})
 _REASONS = {400: "malformed_json", 413: "too_large", 422: "invalid_input"}
+_NOT_READY = "No model is loaded yet; retry shortly (GET /ready says when)."
 
 
 def create_serving_app(
@@ -73,6 +79,7 @@ def create_serving_app(
     settings: Settings,
     sink: PredictionSink | None = None,
     registry: ModelRegistry | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The REST app serving what ``source`` names; models load in the background.
 
@@ -84,6 +91,10 @@ def create_serving_app(
             when not given. Closed when the app shuts down, as is ``source`` when it
             has a ``close`` method.
         registry: the registry to load from; one over ``settings`` when not given.
+            ``/feedback`` writes labels through its client.
+        freeze_gc: freeze the heap after each swap of models (see
+            :mod:`loopml.serving._live`); for a process loopml owns (``serve()`` sets
+            it), never for an app built in a user's process.
 
     Returns:
         An ASGI app; its lifespan starts and stops the poll thread.
@@ -92,7 +103,7 @@ def create_serving_app(
         >>> app = create_serving_app(ModelUriSource("churn@champion"), settings=load_settings())
         >>> uvicorn.run(app, host="127.0.0.1", port=8080)
     """
-    state = _Serving(source, settings, sink or NullSink(), registry)
+    state = _Serving(source, settings, sink or NullSink(), registry, freeze_gc)
     app = FastAPI(
         title="loopml serving",
         version=__version__,
@@ -112,9 +123,26 @@ def create_serving_app(
         "key), predicts, and answers in request order.",
         **PREDICT_DOCS,
     )
+    app.add_api_route(
+        "/feedback",
+        state.feedback,
+        methods=["POST"],
+        summary="Ground-truth labels for logged predictions",
+        description="Attaches labels to predictions by request id (and row); they are "
+        "joined to the prediction log when it is read with labels.",
+        **FEEDBACK_DOCS,
+    )
     app.add_api_route("/health", state.health, methods=["GET"], summary="What is served")
-    app.add_api_route("/ready", state.ready, methods=["GET"], summary="200 once a model is loaded")
-    app.add_api_route("/metrics", state.metrics_text, methods=["GET"], summary="Prometheus metrics")
+    app.add_api_route(
+        "/ready", state.ready, methods=["GET"], summary="200 once a model is loaded", **READY_DOCS
+    )
+    app.add_api_route(
+        "/metrics",
+        state.metrics_text,
+        methods=["GET"],
+        summary="Prometheus metrics",
+        **METRICS_DOCS,
+    )
     return app
 
 
@@ -127,6 +155,7 @@ class _Serving:
         settings: Settings,
         sink: PredictionSink,
         registry: ModelRegistry | None,
+        freeze_gc: bool,
     ) -> None:
         self._client: Any = None
         if registry is None:
@@ -135,11 +164,13 @@ class _Serving:
 
             self._client = Client(settings, capture_environment=False)
             registry = ModelRegistry(self._client)
+        self._labels_client = registry.client
         self.live = LiveModels(
-            source, registry, poll_seconds=settings.serving_poll_seconds, freeze_gc=True
+            source, registry, poll_seconds=settings.serving_poll_seconds, freeze_gc=freeze_gc
         )
         self.metrics = ServingMetrics()
         self.sink = sink
+        self._log_stats = sink.stats if isinstance(sink, PredictionLog) else None
         self.limit = settings.serving_max_body_bytes
         self.started = time.monotonic()
         self._shadows = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopml-shadow")
@@ -163,9 +194,7 @@ class _Serving:
         try:
             self.sink.close()
         finally:
-            close_source = getattr(self.live.source, "close", None)
-            if callable(close_source):
-                close_source()
+            close_source(self.live.source)
             if self._client is not None:
                 self._client.close()
         logger.info("Stopped: polling ended, shadows scored, prediction sink closed.")
@@ -284,6 +313,46 @@ class _Serving:
             self._sink_failed = True
             self.metrics.error("sink")
 
+    # -- POST /feedback -----------------------------------------------------------------
+
+    async def feedback(self, request: Request) -> Response:
+        """``POST /feedback``: check the labels, then write them as one segment of the
+        labels of the name predictions are logged under (nothing when one is bad)."""
+        snapshot = self.live.snapshot
+        try:
+            body = await read_limited(
+                request.headers.get("content-length"), request.stream(), self.limit
+            )
+            document = parse_json(body, f"send {FEEDBACK_FORMS}")
+            if snapshot is None:
+                return self._feedback_refusal(503, "Unavailable", _NOT_READY)
+            name = log_name(snapshot.plan)
+            count = await run_in_threadpool(record_feedback, name, document, self._labels_client)
+        except RequestProblem as exc:
+            return self._feedback_refusal(exc.status, InvalidInput.__name__, exc.message)
+        except InvalidInput as exc:
+            return self._feedback_refusal(422, InvalidInput.__name__, exc.message)
+        except Unavailable as exc:
+            return self._feedback_refusal(503, Unavailable.__name__, str(exc))
+        except ClientDisconnect:
+            self.metrics.feedback[499] += 1
+            return Response(status_code=499)
+        except Exception:
+            error_id = secrets.token_hex(6)
+            logger.exception("Unexpected error %s in POST /feedback", error_id)
+            message = f"Recording feedback failed (error id {error_id}); the server log has it."
+            return self._feedback_refusal(500, "StoreError", message)
+        self.metrics.feedback[200] += 1
+        self.metrics.feedback_labels += count
+        return _json({"logged": count}, 200)
+
+    def _feedback_refusal(self, status: int, kind: str, message: str) -> Response:
+        self.metrics.feedback[status] += 1
+        response = _json({"error": {"type": kind, "message": message}}, status)
+        if status == 503:
+            response.headers["retry-after"] = "1"
+        return response
+
     # -- refusals ------------------------------------------------------------------------
 
     def _refuse(
@@ -306,7 +375,7 @@ class _Serving:
         self.metrics.observe("none", 503, time.perf_counter() - started)
         error = self.live.last_error
         why = f" Last error: {error.message}" if error is not None else ""
-        message = f"No model is loaded yet; retry shortly (GET /ready says when).{why}"
+        message = f"{_NOT_READY}{why}"
         detail = {"type": "Unavailable", "message": message}
         response = _json({"request_id": request_id, "error": detail}, 503, request_id)
         response.headers["retry-after"] = "1"
@@ -355,7 +424,8 @@ class _Serving:
 
     async def metrics_text(self) -> Response:
         """The counters in Prometheus' text format."""
-        return Response(self.metrics.render(self.live), media_type=CONTENT_TYPE)
+        log_stats = self._log_stats() if self._log_stats is not None else None
+        return Response(self.metrics.render(self.live, log_stats), media_type=CONTENT_TYPE)
 
 
 class _LogLater:

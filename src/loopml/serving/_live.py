@@ -9,9 +9,10 @@ changed, it loads and warms what is new, off the request path, and then swaps th
 snapshot in with one reference assignment. A request reads the snapshot once, so it
 always sees one consistent set of models.
 
-Optionally (the serving app asks for it), each swap ends with a full garbage collection
-and ``gc.freeze()``: the loaded models, pandas, scikit-learn and the rest of the heap
-move out of the collector's sight. A serving process keeps recent predictions in memory
+In a process loopml owns (the ``loopml serve`` server and its workers: ``serve()`` asks
+for it; an app built in a user's process does not), each swap ends with a full garbage
+collection and ``gc.freeze()``: the loaded models, pandas, scikit-learn and the rest of
+the heap move out of the collector's sight. A serving process keeps recent predictions in memory
 (the prediction log's buffer), which triggers full collections; over a frozen heap they
 take a few milliseconds instead of pausing every request for ~100 ms. The one full
 collection per swap happens on the poll thread; swaps are rare.
@@ -34,8 +35,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from loopml.domain.deployments import TrafficPolicy, check_target
-from loopml.domain.names import check_deployment_name
-from loopml.errors import LoopmlError, NotFound
+from loopml.errors import LoopmlError
 from loopml.registry import ModelRef, parse_model_uri
 from loopml.serving._router import Router
 from loopml.serving._versions import ServedVersion
@@ -51,6 +51,8 @@ __all__ = [
     "ModelUriSource",
     "ServingPlan",
     "Snapshot",
+    "close_source",
+    "log_name",
     "resolve_source",
     "target_ref",
 ]
@@ -120,17 +122,34 @@ def resolve_source(target: str, settings: Settings) -> ModelSource:
             name of a deployment.
         settings: the settings whose stores hold the deployments.
 
+    Returns:
+        A :class:`ModelUriSource` for a target with ``@`` or ``/``; else a
+        :class:`~loopml.serving.DeploymentSource` over a client of its own (release it
+        with its ``close``; the serving app does at shutdown).
+
     Raises:
         InvalidInput: a malformed URI or name.
-        NotFound: no deployment of that name.
+        NotFound: no deployment of that name (the message says how to create one).
     """
     if "@" in target or "/" in target:
         return ModelUriSource(target)
-    check_deployment_name(target)
-    raise NotFound(
-        f"No deployment named {target!r}; serve a model URI such as 'churn@champion' "
-        "(or 'churn/3', 'churn@latest')."
-    )
+    # Imported here: the deployment source builds on this module's ServingPlan.
+    from loopml.serving._deployment_source import DeploymentSource
+
+    return DeploymentSource(target, settings)
+
+
+def close_source(source: ModelSource) -> None:
+    """Release what ``source`` holds (a deployment source's client), if anything."""
+    close = getattr(source, "close", None)
+    if callable(close):
+        close()
+
+
+def log_name(plan: ServingPlan) -> str:
+    """The name a plan's predictions are logged (and labelled) under: its deployment's
+    name, or the model's name when a model URI is served."""
+    return plan.deployment if plan.deployment is not None else plan.model
 
 
 @dataclass(frozen=True, slots=True)

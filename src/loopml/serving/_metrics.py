@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from loopml.serving._live import LiveModels
+    from loopml.serving._predlog import PredictionLogStats
 
 __all__ = ["CONTENT_TYPE", "LATENCY_BUCKETS", "ServingMetrics"]
 
@@ -67,6 +68,8 @@ class ServingMetrics:
         self.latency: dict[str, _Histogram] = {}
         self.shadow_errors = 0
         self.shadows_dropped = 0
+        self.feedback: defaultdict[int, int] = defaultdict(int)
+        self.feedback_labels = 0
 
     def observe(self, version: str, status: int, seconds: float, rows: int = 0) -> None:
         """Count one answered request."""
@@ -83,8 +86,9 @@ class ServingMetrics:
         ``malformed_json``, ``too_large``, ``not_ready``, ``internal``, ...)."""
         self.errors[reason] += 1
 
-    def render(self, live: LiveModels) -> str:
-        """Every metric in Prometheus' text exposition format."""
+    def render(self, live: LiveModels, log_stats: PredictionLogStats | None = None) -> str:
+        """Every metric in Prometheus' text exposition format; the prediction log's
+        counts when ``log_stats`` is given."""
         lines: list[str] = []
         _family(lines, "requests_total", "counter", "Requests answered, by version and status.")
         for (version, status), value in sorted(self.requests.items()):
@@ -108,6 +112,13 @@ class ServingMetrics:
         lines.extend(_labelled("target_version", "target", versions.items()))
         _family(lines, "ready", "gauge", "1 once a snapshot of models is serving.")
         lines.append(f"{_PREFIX}ready {int(snapshot is not None)}")
+        _family(lines, "feedback_requests_total", "counter", "POST /feedback, by status.")
+        codes = ((str(code), count) for code, count in self.feedback.items())
+        lines.extend(_labelled("feedback_requests_total", "code", codes))
+        _family(lines, "feedback_labels_total", "counter", "Labels recorded by /feedback.")
+        lines.append(f"{_PREFIX}feedback_labels_total {self.feedback_labels}")
+        if log_stats is not None:
+            _render_log(lines, log_stats)
         return "\n".join(lines) + "\n"
 
     def _render_latency(self, lines: list[str]) -> None:
@@ -121,6 +132,23 @@ class ServingMetrics:
             lines.append(f'{name}_bucket{{version="{version}",le="+Inf"}} {histogram.count}')
             lines.append(f'{name}_sum{{version="{version}"}} {histogram.total:.6f}')
             lines.append(f'{name}_count{{version="{version}"}} {histogram.count}')
+
+
+_LOG_COUNTERS = (
+    ("logged", "prediction_log_logged_rows_total", "Rows taken by the prediction log."),
+    ("dropped", "prediction_log_dropped_rows_total", "Rows dropped (buffer full, or lost)."),
+    ("flushed", "prediction_log_flushed_rows_total", "Rows written in segments."),
+    ("segments", "prediction_log_segments_total", "Segments written."),
+    ("failed_flushes", "prediction_log_failed_flushes_total", "Writes that failed."),
+)
+
+
+def _render_log(lines: list[str], stats: PredictionLogStats) -> None:
+    for attribute, name, text in _LOG_COUNTERS:
+        _family(lines, name, "counter", text)
+        lines.append(f"{_PREFIX}{name} {getattr(stats, attribute)}")
+    _family(lines, "prediction_log_held_rows", "gauge", "Rows taken and not yet written.")
+    lines.append(f"{_PREFIX}prediction_log_held_rows {stats.held}")
 
 
 def _family(lines: list[str], name: str, kind: str, text: str) -> None:

@@ -1,14 +1,18 @@
-"""What ``/docs`` says about ``POST /predict``: its body, its answers, its parameters.
+"""What ``/docs`` says about ``POST /predict`` and ``POST /feedback`` (bodies, answers,
+parameters), and about the answers of ``/ready`` and ``/metrics``.
 
-``/predict`` reads its body itself (orjson, under a size limit), so FastAPI cannot
-derive the schema from a parameter; it is written out here, in OpenAPI 3.1 terms.
+The POST routes read their bodies themselves (orjson, under a size limit), so FastAPI
+cannot derive the schemas from parameters; they are written out here, in OpenAPI 3.1
+terms.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["PREDICT_DOCS"]
+from fastapi.responses import PlainTextResponse
+
+__all__ = ["FEEDBACK_DOCS", "METRICS_DOCS", "PREDICT_DOCS", "READY_DOCS"]
 
 _VALUE = {"description": "A field value: number, text, boolean or null."}
 _RECORD: dict[str, Any] = {
@@ -146,5 +150,109 @@ PREDICT_DOCS: dict[str, Any] = {
         413: _error("The body is larger than serving_max_body_bytes."),
         422: _error("The body has another shape, or records that do not fit the model."),
         503: _error("No model is loaded yet."),
+    },
+}
+
+
+_MAX_ROW = 2**31 - 1
+_LABEL: dict[str, Any] = {
+    "type": "object",
+    "title": "Label",
+    "required": ["request_id", "label"],
+    "additionalProperties": False,
+    "properties": {
+        "request_id": {
+            "type": "string",
+            "pattern": "\\S",
+            "description": "The request_id of the answered prediction.",
+        },
+        "label": {
+            "type": ["number", "boolean", "string"],
+            "description": "The ground truth: a number, a boolean or text.",
+        },
+        "row": {
+            "type": ["integer", "null"],
+            "minimum": 0,
+            "maximum": _MAX_ROW,
+            "description": "The record of a batch request it is for; left out (or null), "
+            "the label is for every record of the request.",
+        },
+    },
+    "example": {"request_id": "5f0c3a9e2b7d4e1f8a6b9c0d1e2f3a4b", "label": 1},
+}
+
+FEEDBACK_DOCS: dict[str, Any] = {
+    "openapi_extra": {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "title": "FeedbackBody",
+                        "oneOf": [
+                            {
+                                "type": "object",
+                                "title": "Labels",
+                                "required": ["labels"],
+                                "additionalProperties": False,
+                                "properties": {"labels": {"type": "array", "items": _LABEL}},
+                            },
+                            _LABEL,
+                        ],
+                    }
+                }
+            },
+        }
+    },
+    "responses": {
+        200: {
+            "description": "How many labels were recorded.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "title": "FeedbackAnswer",
+                        "required": ["logged"],
+                        "properties": {"logged": {"type": "integer", "minimum": 0}},
+                        "example": {"logged": 2},
+                    }
+                }
+            },
+        },
+        400: _error("The body is not JSON."),
+        413: _error("The body is larger than serving_max_body_bytes."),
+        422: _error("The body has another shape, or a label is malformed (none is recorded)."),
+        503: _error("No model is loaded yet, or the store cannot be written now."),
+    },
+}
+
+READY_DOCS: dict[str, Any] = {
+    "responses": {
+        200: {
+            "description": "A model is loaded and serving.",
+            "content": {"application/json": {"example": {"ready": True}}},
+        },
+        503: {
+            "description": "No model is loaded yet; ``reason`` says why.",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["ready", "reason"],
+                        "properties": {"ready": {"const": False}, "reason": {"type": "string"}},
+                    }
+                }
+            },
+        },
+    }
+}
+
+METRICS_DOCS: dict[str, Any] = {
+    "response_class": PlainTextResponse,
+    "responses": {
+        200: {
+            "description": "The counters in Prometheus' text format (version 0.0.4).",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
     },
 }

@@ -1,4 +1,5 @@
-"""The body of ``POST /predict``: read within a size limit, parsed, shaped into records.
+"""The body of ``POST /predict``: read within a size limit, parsed, shaped into records
+(``POST /feedback`` reads and parses its body with the same functions).
 
 Accepted shapes, all JSON:
 
@@ -21,7 +22,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["RequestProblem", "parse_records", "read_limited"]
+__all__ = ["RequestProblem", "parse_json", "parse_records", "read_limited"]
 
 _SHAPES = (
     "send one record (a JSON object of field values), a list of records, "
@@ -87,7 +88,7 @@ def parse_records(body: bytes) -> tuple[list[dict[str, Any]], bool]:
         RequestProblem: 400 when the body is not JSON, 422 when it is JSON of another
             shape, an empty batch, or columns of different lengths.
     """
-    document = _loads(body)
+    document = parse_json(body, _SHAPES)
     if isinstance(document, dict):
         if len(document) == 1:
             if isinstance(document.get("records"), list):
@@ -100,9 +101,19 @@ def parse_records(body: bytes) -> tuple[list[dict[str, Any]], bool]:
     raise RequestProblem(422, f"The request body is {_kind(document)}; {_SHAPES}.")
 
 
-def _loads(body: bytes) -> Any:
+def parse_json(body: bytes, expected: str) -> Any:
+    """The JSON document of a request body (NaN, Infinity and integers beyond 64 bits
+    included: see the module docstring).
+
+    Args:
+        body: the body's bytes.
+        expected: what to send instead, for the message of a refusal.
+
+    Raises:
+        RequestProblem: 400 when the body is empty or not JSON.
+    """
     if not body.strip():
-        raise RequestProblem(400, f"The request body is empty; {_SHAPES}.")
+        raise RequestProblem(400, f"The request body is empty; {expected}.")
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -114,7 +125,7 @@ def _loads(body: bytes) -> Any:
     raise RequestProblem(
         400,
         f"The request body is not valid JSON ({refusal.msg} at line {refusal.lineno}, "
-        f"column {refusal.colno}); {_SHAPES}, with Content-Type: application/json.",
+        f"column {refusal.colno}); {expected}, with Content-Type: application/json.",
     )
 
 

@@ -40,6 +40,7 @@ from loopml.domain.names import check_deployment_name
 from loopml.errors import InvalidInput
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from loopml.blobs import BlobStore
@@ -343,7 +344,8 @@ def open_prediction_log(name: str, settings: Settings) -> PredictionLog:
 def prediction_table(records: Sequence[PredictionRecord]) -> pa.Table:
     """The Arrow table of a batch of records: one row per scored input record.
 
-    Columns: ``request_id``, ``row`` (the record's index in the request), ``time``
+    Columns: ``request_id``, ``row`` (the record's index in the request: its position
+    in the record's inputs, or the index :attr:`PredictionRecord.rows` gives), ``time``
     (UTC, microseconds), ``deployment``, ``model``, ``version``, ``target``,
     ``latency_ms``; then each input field as ``input.<field>`` (typed by Arrow over the
     batch, null where a record lacks it, JSON text when its values are lists, objects or
@@ -364,7 +366,7 @@ def prediction_table(records: Sequence[PredictionRecord]) -> pa.Table:
 
     columns: dict[str, pa.Array] = {
         "request_id": per_request([r.request_id for r in records], pa.string()),
-        "row": pa.array(np.arange(int(counts.sum())) - starts, type=pa.int32()),
+        "row": _row_column(records, counts, starts),
         "time": per_request([r.time for r in records], pa.timestamp("us", tz="UTC")),
         "deployment": per_request([r.deployment for r in records], pa.string()),
         "model": per_request([r.model for r in records], pa.string()),
@@ -389,6 +391,32 @@ def prediction_table(records: Sequence[PredictionRecord]) -> pa.Table:
         if any(error is not None for error in errors):
             columns[prefix + "error"] = per_request([_text(e) for e in errors], pa.string())
     return pa.table(columns)
+
+
+def _row_column(
+    records: Sequence[PredictionRecord], counts: np.ndarray[Any, Any], starts: np.ndarray[Any, Any]
+) -> pa.Array:
+    """Each row's index in its request: positions, unless a record carries its own.
+
+    Raises:
+        ValueError: a record's ``rows`` do not number its inputs one each.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    rows = np.arange(int(counts.sum())) - starts
+    carried = [(i, r.rows) for i, r in enumerate(records) if r.rows is not None]
+    if not carried:
+        return pa.array(rows, type=pa.int32())
+    firsts = np.cumsum(counts) - counts
+    for i, numbers in carried:
+        if len(numbers) != len(records[i].inputs):
+            raise ValueError(
+                f"A prediction record of request {records[i].request_id!r} has "
+                f"{len(numbers)} rows for {len(records[i].inputs)} inputs."
+            )
+        rows[firsts[i] : firsts[i] + len(numbers)] = numbers
+    return pa.array(rows, type=pa.int32())
 
 
 def value_column(values: list[Any]) -> pa.Array:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from loopml.tracking import Client
 
-__all__ = ["log_labels", "record_feedback"]
+__all__ = ["FEEDBACK_FORMS", "log_labels", "record_feedback"]
 
 _KEYS = frozenset({"request_id", "label", "row"})
 _MAX_ROW = 2**31 - 1  # rows are stored as 32-bit integers
@@ -37,10 +37,11 @@ _FORMS = (
     "a mapping of request id to label, a list of {'request_id': ..., 'label': ..., "
     "optional 'row': ...} objects, or a DataFrame with those columns"
 )
-_FEEDBACK_FORMS = (
+FEEDBACK_FORMS = (
     '{"labels": [{"request_id": "...", "label": ...}, ...]} or '
     '{"request_id": "...", "label": ...} (each with an optional "row")'
 )
+"""The bodies ``POST /feedback`` takes, for messages."""
 
 Label = tuple[str, int | None, Any]
 """A checked label: request id, row (None: every row of the request), JSON scalar."""
@@ -123,14 +124,14 @@ def record_feedback(deployment: str, body: bytes | Mapping[str, Any], client: Cl
         except orjson.JSONDecodeError as exc:
             raise InvalidInput(f"The feedback body is not valid JSON: {exc}.") from None
     if not isinstance(body, Mapping):
-        raise InvalidInput(f"The feedback body must be {_FEEDBACK_FORMS}; got {_shown(body)}.")
+        raise InvalidInput(f"The feedback body must be {FEEDBACK_FORMS}; got {_shown(body)}.")
     if "labels" not in body:
         return log_labels(deployment, [body], client=client)
     extra = sorted(set(body) - {"labels"})
     if extra:
         raise InvalidInput(
             f"The feedback body has unknown field(s) {extra} beside 'labels'; expected "
-            f"{_FEEDBACK_FORMS}."
+            f"{FEEDBACK_FORMS}."
         )
     if not isinstance(body["labels"], list):
         raise InvalidInput(

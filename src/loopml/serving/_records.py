@@ -2,7 +2,7 @@
 
 Every answered request leaves a :class:`PredictionRecord` per route that answered it
 (one for most requests; a batch whose records went to two routes leaves two, sharing
-the request id): what came in, which version answered what, how long it took, and what
+the request id, each knowing which of the request's records it answered): what came in, which version answered what, how long it took, and what
 the shadow targets would have answered. A :class:`PredictionSink` receives them.
 """
 
@@ -31,6 +31,8 @@ class PredictionRecord:
         latency_ms: the time from the request's arrival to its answer being ready.
         shadows: per shadow target, ``{"version": int, "outputs": [...]}`` for the same
             inputs (``{"version": int, "error": "..."}`` when the shadow failed).
+        rows: each input's index in the request, when the route answered only some of
+            its records (a batch split over routes); None means ``0, 1, 2, ...``.
     """
 
     request_id: str
@@ -43,6 +45,7 @@ class PredictionRecord:
     outputs: list[Any]
     latency_ms: float
     shadows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    rows: list[int] | None = None
 
 
 @runtime_checkable

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import json
 import random
 from collections.abc import Sequence
 
@@ -29,7 +30,13 @@ def sticky_point(value: object) -> float:
     Text is hashed as it is; any other JSON value as its compact JSON text (``42``,
     ``true``), so the integer 42 and the text "42" meet the same route.
     """
-    text = value.encode() if isinstance(value, str) else orjson.dumps(value, option=_SORTED)
+    if isinstance(value, str):
+        text = value.encode()
+    else:
+        try:
+            text = orjson.dumps(value, option=_SORTED)
+        except TypeError:  # orjson refuses integers beyond 64 bits; JSON allows them
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str).encode()
     digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "big") * _SCALE
 

@@ -160,7 +160,8 @@ def prediction_records(
     shadows: dict[str, Any] | None = None,
 ) -> list[PredictionRecord]:
     """The prediction log's records of a request: one per route that answered it, each
-    with the shadows' answers for the same records."""
+    with the shadows' answers for the same records and, when the request was split over
+    routes, the request indexes of its records."""
     made = []
     whole = len(scored.groups) == 1
     for group in scored.groups:
@@ -177,6 +178,7 @@ def prediction_records(
                 outputs=group.outputs,
                 latency_ms=latency_ms,
                 shadows=_shadow_part(shadows, group.indexes, whole),
+                rows=None if whole else group.indexes,
             )
         )
     return made

@@ -3,8 +3,9 @@
 With several workers, uvicorn starts each by *spawning* a process and handing it the
 pickled configuration, whose app is a factory: :func:`build_serving_app` with the
 target and the settings bound. Each worker so builds its own app, with its own poll
-thread and models, from the same explicit arguments; nothing travels through
-environment variables.
+thread, models, deployment source and prediction log writer, from the same explicit
+arguments; nothing travels through environment variables. The app's shutdown (SIGTERM,
+Ctrl-C) writes out the worker's prediction log and closes its source.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from loopml.serving._live import ModelSource, resolve_source, target_ref
+from loopml.serving._live import (
+    ModelSource,
+    close_source,
+    log_name,
+    resolve_source,
+    target_ref,
+)
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -40,38 +47,60 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8080,
     workers: int = 1,
+    prediction_log: bool = True,
     sink_factory: SinkFactory | None = None,
 ) -> None:
     """Serve ``target`` over REST until interrupted (Ctrl-C or SIGTERM).
 
     What is served is checked before the port is bound: a malformed target, a missing
-    model, alias or version is an error here, not a server that never gets ready.
+    deployment, model, alias or version is an error here, not a server that never gets
+    ready. Every prediction is logged (see :func:`build_serving_app`); the log is
+    written out when the server stops.
 
     Args:
         target: a model URI (``churn@champion``, ``churn/3``) or a deployment name.
-        settings: the settings (stores, ``serving_poll_seconds``, body limit).
+        settings: the settings (stores, ``serving_poll_seconds``, body limit, the
+            prediction log's flush interval and buffer).
         host: the address to bind; bind 0.0.0.0 only behind something that
             authenticates requests.
         port: the port.
-        workers: the number of server processes; each loads the models itself.
-        sink_factory: makes each worker's prediction sink from the settings (a
-            module-level function, since it is pickled to the workers).
+        workers: the number of server processes; each loads the models and opens its
+            own prediction log writer.
+        prediction_log: log every prediction to the prediction log of the deployment
+            (or of the model, for a model URI); False logs nothing.
+        sink_factory: makes each worker's prediction sink from the settings, instead of
+            the prediction log (a module-level function, since it is pickled to the
+            workers).
 
     Raises:
         InvalidInput: a malformed target.
         NotFound: no such deployment, model, alias or version.
-        ValueError: ``workers`` is below 1.
+        ValueError: ``workers`` is below 1, or ``sink_factory`` is given with
+            ``prediction_log=False``.
 
     Example:
-        >>> serve("churn@champion", settings=load_settings(), port=8080)
+        >>> serve("churn-api", settings=load_settings(), port=8080)
     """
     import uvicorn  # loads only when serving
 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}.")
-    check_source(resolve_source(target, settings), settings)
+    _check_sink_choice(prediction_log, sink_factory)
+    source = resolve_source(target, settings)
+    try:
+        check_source(source, settings)
+    finally:
+        close_source(source)
+    app_factory = functools.partial(
+        build_serving_app,
+        target,
+        settings,
+        sink_factory,
+        prediction_log=prediction_log,
+        freeze_gc=True,  # the server's processes are loopml's own
+    )
     config = uvicorn.Config(
-        functools.partial(build_serving_app, target, settings, sink_factory),
+        app_factory,
         factory=True,
         host=host,
         port=port,
@@ -92,13 +121,47 @@ def serve(
 
 
 def build_serving_app(
-    target: str, settings: Settings, sink_factory: SinkFactory | None = None
+    target: str,
+    settings: Settings,
+    sink_factory: SinkFactory | None = None,
+    *,
+    prediction_log: bool = True,
+    freeze_gc: bool = False,
 ) -> FastAPI:
-    """The app of one server process (uvicorn's factory; each worker calls it)."""
+    """The app of one server process (uvicorn's factory; each worker calls it).
+
+    Args:
+        target: a model URI or a deployment name (see :func:`resolve_source`).
+        settings: the settings.
+        sink_factory: makes the prediction sink, instead of the prediction log.
+        prediction_log: log predictions through a :class:`PredictionLog` of this
+            process, named by :func:`log_name` (the deployment, or the model); False
+            logs nothing.
+        freeze_gc: freeze the heap after each swap of models (see
+            :mod:`loopml.serving._live`); only for a process loopml owns.
+
+    Raises:
+        InvalidInput, NotFound: as for :func:`serve`.
+        ValueError: ``sink_factory`` with ``prediction_log=False``.
+    """
     from loopml.serving._app import create_serving_app
 
-    sink = sink_factory(settings) if sink_factory is not None else None
-    return create_serving_app(resolve_source(target, settings), settings=settings, sink=sink)
+    _check_sink_choice(prediction_log, sink_factory)
+    source = resolve_source(target, settings)
+    sink: PredictionSink | None = None
+    try:
+        if sink_factory is not None:
+            sink = sink_factory(settings)
+        elif prediction_log:
+            from loopml.serving._predlog import open_prediction_log
+
+            sink = open_prediction_log(log_name(source.current()), settings)
+        return create_serving_app(source, settings=settings, sink=sink, freeze_gc=freeze_gc)
+    except BaseException:
+        if sink is not None:
+            sink.close()
+        close_source(source)
+        raise
 
 
 def check_source(source: ModelSource, settings: Settings) -> None:
@@ -118,6 +181,14 @@ def check_source(source: ModelSource, settings: Settings) -> None:
             registry.resolve(target_ref(plan.model, target))
     finally:
         client.close()
+
+
+def _check_sink_choice(prediction_log: bool, sink_factory: SinkFactory | None) -> None:
+    if sink_factory is not None and not prediction_log:
+        raise ValueError(
+            "sink_factory replaces the prediction log; pass it with prediction_log=True "
+            "(the default), or pass prediction_log=False alone to log nothing."
+        )
 
 
 def _log_config(uvicorn: Any) -> dict[str, Any]:
