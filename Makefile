@@ -13,11 +13,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# PostgreSQL server binaries for the test suite (initdb/pg_ctl), from Debian when missing.
+# PostgreSQL server binaries (initdb/pg_ctl) and redis-server for the test suite, from
+# Debian when missing.
 system-deps:
 	@if ! command -v pg_config >/dev/null 2>&1 || [ ! -x "$$(pg_config --bindir)/initdb" ]; then \
 	  echo "installing PostgreSQL server binaries"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  echo "installing redis-server"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	fi
 
 demo: $(STAMP)

@@ -40,9 +40,10 @@ BENCHMARKS: dict[str, str] = {
     "data": "bench_data",
     "pipelines": "bench_pipelines",
     "batch": "bench_batch",
+    "stream": "bench_stream",
 }
 # Benchmarks that compare with other tools than MLflow, and do not need its venv.
-WITHOUT_MLFLOW = {"data", "pipelines", "batch"}
+WITHOUT_MLFLOW = {"data", "pipelines", "batch", "stream"}
 
 
 def _parse(argv: Sequence[str]) -> argparse.Namespace:

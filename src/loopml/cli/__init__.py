@@ -23,6 +23,7 @@ from loopml.cli import (
     _runs,
     _schedules,
     _serve,
+    _stream,
 )
 from loopml.cli._context import CliState
 from loopml.errors import LoopmlError
@@ -50,6 +51,7 @@ app.command("init")(_admin.init)
 app.command("server")(_admin.server)
 app.command("serve")(_serve.serve)
 app.command("predict")(_predict.predict)
+app.command("stream")(_stream.stream)
 app.command("scheduler")(_schedules.scheduler)
 
 
