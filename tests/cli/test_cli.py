@@ -125,6 +125,28 @@ def test_db_upgrade_reports_the_head(seeded: list[str], capsys: pytest.CaptureFi
     assert code == 0 and HEAD_REVISION in out
 
 
+def _command_paths() -> list[list[str]]:
+    import typer.main
+
+    from loopml.cli import app
+
+    paths: list[list[str]] = []
+
+    def walk(command: object, prefix: list[str]) -> None:
+        paths.append(prefix)
+        for name, sub in sorted(getattr(command, "commands", {}).items()):
+            walk(sub, [*prefix, name])
+
+    walk(typer.main.get_command(app), [])
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=lambda p: " ".join(p) or "loopml")
+def test_every_command_shows_its_help(path: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, *path, "--help")
+    assert code == 0 and "Usage" in out
+
+
 def test_real_subprocess_help_and_error_exit(tmp_path: Path) -> None:
     env = {**os.environ, "LOOPML_HOME": str(tmp_path / ".loopml")}
     script = Path(sys.executable).parent / "loopml"

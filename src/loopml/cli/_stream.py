@@ -29,7 +29,7 @@ def stream(
         str, typer.Argument(help="A model URI (churn@champion, churn/3) or a deployment name.")
     ],
     source: Annotated[
-        str, typer.Option("--source", help="Redis URL: redis://HOST:PORT[/DB], rediss://, unix://")
+        str, typer.Option("--source", help="Redis URL: redis://HOST:PORT or redis://HOST:PORT/DB, rediss://..., unix://...")
     ],
     in_stream: Annotated[str, typer.Option("--in", help="Stream of events to score.")],
     out_stream: Annotated[str, typer.Option("--out", help="Stream the predictions go to.")],

@@ -1,5 +1,5 @@
-"""Serving: deployments and their traffic policies, the online REST app, batch scoring
-and the prediction log.
+"""Serving: deployments and their traffic policies, the online REST app, batch scoring,
+the Redis stream consumer and the prediction log.
 
 Example:
     >>> from loopml import serving
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from loopml.serving._predlog_query import prediction_relation, predictions
     from loopml.serving._records import NullSink, PredictionRecord, PredictionSink
     from loopml.serving._server import serve
+    from loopml.serving._stream import StreamConsumer, StreamStats
+    from loopml.serving._stream_run import run_stream
 
 # Each name loads its module on first use: batch scoring pulls in pandas and pyarrow,
 # the app FastAPI, the prediction log DuckDB; none of them is needed by the others.
@@ -62,6 +64,9 @@ _LAZY: dict[str, str] = {
     "predictions": "_predlog_query",
     **dict.fromkeys(("NullSink", "PredictionRecord", "PredictionSink"), "_records"),
     "serve": "_server",
+    "StreamConsumer": "_stream",
+    "StreamStats": "_stream",
+    "run_stream": "_stream_run",
 }
 
 __all__ = [
@@ -74,6 +79,8 @@ __all__ = [
     "PredictionRecord",
     "PredictionSink",
     "ServingPlan",
+    "StreamConsumer",
+    "StreamStats",
     "create_deployment",
     "create_serving_app",
     "delete_deployment",
@@ -88,6 +95,7 @@ __all__ = [
     "resolve_deployment",
     "resolve_source",
     "rollback_deployment",
+    "run_stream",
     "serve",
     "update_deployment",
 ]
