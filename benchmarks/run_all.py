@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, str] = {
     "data": "bench_data",
     "pipelines": "bench_pipelines",
     "batch": "bench_batch",
+    "serving": "bench_serving",
     "stream": "bench_stream",
 }
 # Benchmarks that compare with other tools than MLflow, and do not need its venv.
