@@ -307,11 +307,13 @@ def test_manifest_bytes_refuses_duplicate_paths() -> None:
 
 
 def _growing(path: Path, real: object) -> object:
-    """Wrap a reader of the module so that the file grows on its first call."""
+    """Wrap a reader of the module so that the file grows as it is first read (files are
+    read in parallel: the first call may be for another file, which must not grow it
+    before its own read starts)."""
     calls: list[int] = []
 
     def wrapper(*args: object) -> object:
-        if not calls:
+        if not calls and path.name in repr(args):
             calls.append(1)
             with open(path, "ab") as file:
                 file.write(b"late bytes")
