@@ -247,7 +247,7 @@ def _rows(result: JsonDict, sizes: JsonDict) -> list[Row]:
             rate["loopml"],
             rate["direct"],
             higher_is_better=True,
-            goal=f">={GOAL_SHARE:.0%} of (a)",
+            goal=f">={GOAL_SHARE:.0%} of (a) (the literal reading)",
             met=share_a >= GOAL_SHARE and same,
             note=f"{share_a:.0%} of (a); loopml runs {runs} s; {parquet_mb:.0f} MB Parquet; "
             f"{verdict}",
@@ -260,6 +260,8 @@ def _rows(result: JsonDict, sizes: JsonDict) -> list[Row]:
             rate["loopml"],
             rate["by_hand"],
             higher_is_better=True,
+            goal=f">={GOAL_SHARE:.0%} of (b), the same job by hand",
+            met=share_b >= GOAL_SHARE and same,
             note=f"{share_b:.0%} of (b); (b) runs "
             + "/".join(f"{s:.3f}" for s in samples["by_hand"])
             + " s",
@@ -283,6 +285,8 @@ def _rows(result: JsonDict, sizes: JsonDict) -> list[Row]:
             rate["loopml_csv"],
             rate["by_hand_csv"],
             higher_is_better=True,
+            goal=f">={GOAL_SHARE:.0%} of the same job by hand",
+            met=rate["loopml_csv"] / rate["by_hand_csv"] >= GOAL_SHARE and same,
             note=f"{csv_mb:.0f} MB CSV; {CSV_REPEATS} repetitions; {rate['loopml_csv'] / rate['direct']:.0%} of (a)",
         ),
         Row(

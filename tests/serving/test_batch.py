@@ -379,6 +379,159 @@ def test_the_output_folder_is_created_when_missing(
     assert (tmp_path / "a" / "b" / "out.parquet").is_file()
 
 
+# -- CSV: types, quoting and missing values -------------------------------------------
+
+
+def with_column_changing_after(rows: int, change_at: int, *, seed: int = 7) -> pd.DataFrame:
+    """``customers(rows)`` whose ``age`` and key ``visits`` hold whole numbers, written
+    without a decimal point, up to ``change_at`` (past the first MiB the job infers types
+    from), and fractions from there on."""
+    frame = customers(rows, seed=seed)
+    rng = np.random.default_rng(seed)
+    visits = rng.integers(0, 40, rows).astype(object)
+    visits[change_at:] = rng.integers(0, 40, rows - change_at) + 0.25
+    age = frame["age"].astype(object)
+    age[change_at:] = age[change_at:] + 0.5
+    return frame.assign(age=age, visits=visits)
+
+
+def test_csv_chunks_share_the_signature_types_whatever_their_first_rows_hold(
+    client: Client, churn: LogisticRegression, tmp_path: Path
+) -> None:
+    frame = customers(3000).assign(income=lambda f: f["income"].round())
+    frame.loc[2500:, "income"] += 0.125  # whole numbers first, then fractions
+    source = tmp_path / "in.csv"
+    frame.astype({"income": object}).assign(
+        income=lambda f: [f"{v:g}" for v in f["income"]]
+    ).to_csv(source, index=False)
+    [file] = find_inputs(source)
+    model = ModelRegistry(client).load_model("churn/1", record_input=False)
+    [job] = plan_files(model, [file], keys=None, proba=False, chunk_rows=200, label="churn/1")
+    parts = split_parts(0, file, job.plan, 200)
+    chunks = [chunk for part in parts for chunk in read_chunks(file, job.plan, 200, part)]
+    assert len(chunks) > 10
+    assert {chunk.schema.field("income").type for chunk in chunks} == {pa.float64()}
+    assert {chunk.schema.field("age").type for chunk in chunks} == {pa.int64()}
+    predict_files("churn/1", source, tmp_path / "out.parquet", chunk_rows=200)
+    by_hand = pd.read_csv(source)
+    np.testing.assert_array_equal(
+        read(tmp_path / "out.parquet")["prediction"], churn.predict(by_hand[FEATURES])
+    )
+
+
+@pytest.mark.parametrize("executor", ["local", "dask"])
+def test_a_key_of_integers_with_fractions_further_on_is_read_again_as_float(
+    client: Client, churn: LogisticRegression, tmp_path: Path, executor: str
+) -> None:
+    frame = with_column_changing_after(60_000, 50_000).assign(age=customers(60_000)["age"])
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    seen: list[int] = []
+    result = predict_files(
+        "churn/1",
+        source,
+        tmp_path / "out.parquet",
+        keys=["id", "visits"],
+        chunk_rows=5_000,
+        executor=executor,
+        on_progress=lambda done, total: seen.append(done),
+    )
+    output = pa_parquet.read_table(tmp_path / "out.parquet")
+    assert output.schema.field("visits").type == pa.float64()
+    by_hand = pd.read_csv(source)
+    assert by_hand["visits"].dtype == np.float64
+    np.testing.assert_array_equal(output.column("visits").to_numpy(), by_hand["visits"])
+    np.testing.assert_array_equal(output.column("id").to_numpy(), by_hand["id"])
+    np.testing.assert_array_equal(
+        output.column("prediction").to_numpy(), churn.predict(by_hand[FEATURES])
+    )
+    assert result.rows == seen[-1] == 60_000 and max(seen) == 60_000
+    assert client.get_run(result.run_id).metrics["rows"] == 60_000
+    assert not [p for p in files_outside_home(tmp_path) if p.name.startswith(".")]
+
+
+def test_a_model_without_signature_gets_the_rows_pandas_reads_from_the_whole_file(
+    client: Client, tmp_path: Path
+) -> None:
+    fit = customers(300, seed=1)
+    model = LinearRegression().fit(fit[FEATURES], fit["income"] * 3 + fit["age"])
+    ModelRegistry(client).log_model(model, "plain")  # no input example: no signature
+    frame = with_column_changing_after(40_000, 35_000)
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    predict_files("plain/1", source, tmp_path / "out.csv", keys=["id"], chunk_rows=4_000)
+    by_hand = pd.read_csv(source)
+    assert by_hand["age"].dtype == np.float64  # 18, 19, ... then 18.5, ...
+    output = pd.read_csv(tmp_path / "out.csv")
+    np.testing.assert_array_equal(output["id"], by_hand["id"])
+    np.testing.assert_array_equal(output["prediction"], model.predict(by_hand[FEATURES]))
+
+
+def test_quoted_csv_fields_keep_their_commas_and_quotes_across_chunks(
+    client: Client, churn: LogisticRegression, tmp_path: Path
+) -> None:
+    frame = customers(2000)
+    names = np.array(["north, upper", 'say "hi"', "plain", "été, ça", '"', ""], dtype=object)
+    frame["region"] = names[np.arange(2000) % len(names)]
+    source = tmp_path / "in.csv"
+    frame.to_csv(source, index=False)
+    assert b'"say ""hi"""' in source.read_bytes()
+    predict_files("churn/1", source, tmp_path / "out.parquet", chunk_rows=150)
+    output = pd.read_parquet(tmp_path / "out.parquet")
+    assert list(output["region"]) == list(frame["region"])
+    np.testing.assert_array_equal(output["prediction"], churn.predict(frame[FEATURES]))
+
+
+def test_missing_numbers_in_key_columns_stay_missing(
+    client: Client, churn: LogisticRegression, tmp_path: Path
+) -> None:
+    frame = customers(3000).assign(ref=np.arange(3000, dtype=np.float64))
+    frame.loc[[0, 5, 2999], "ref"] = np.nan  # an int column with holes, as pandas writes it
+    source = tmp_path / "in.csv"
+    frame.assign(ref=frame["ref"].astype("Int64")).to_csv(source, index=False)
+    predict_files("churn/1", source, tmp_path / "out.parquet", chunk_rows=250)
+    output = pa_parquet.read_table(tmp_path / "out.parquet")
+    assert output.schema.field("ref").type == pa.int64()
+    assert output.column("ref").null_count == 3
+    np.testing.assert_array_equal(output.column("ref").to_pandas(), pd.read_csv(source)["ref"])
+    np.testing.assert_array_equal(
+        output.column("prediction").to_numpy(), churn.predict(frame[FEATURES])
+    )
+
+
+def test_a_missing_model_input_fails_the_job_as_it_fails_model_predict(
+    client: Client, churn: LogisticRegression, tmp_path: Path
+) -> None:
+    frame = customers(3000).astype({"income": object})
+    frame.loc[2000, "income"] = None  # past the first rows the job's checks try
+    source = write(frame, tmp_path / "in.csv")
+    with pytest.raises(
+        InvalidInput, match=r"failed on the input: ValueError: Input X contains NaN"
+    ):
+        predict_files("churn/1", source, tmp_path / "out.parquet", chunk_rows=500)
+    with pytest.raises(ValueError, match=r"Input X contains NaN"):
+        ModelRegistry(client).load_model("churn/1").predict(pd.read_csv(source)[FEATURES])
+    assert not (tmp_path / "out.parquet").exists()
+    [run] = batch_runs(client)
+    assert run.status is RunStatus.FAILED
+
+
+def test_parquet_row_groups_are_gathered_into_chunks_of_at_most_chunk_rows(
+    tmp_path: Path,
+) -> None:
+    frame = customers(1000)
+    [file] = find_inputs(write(frame, tmp_path / "in.parquet", row_group_size=30))
+    plan = plan_reading(file, {}, 100)
+    sizes = [chunk.num_rows for chunk in read_chunks(file, plan, 100)]
+    assert sizes == [90] * 10 + [100]  # 33 groups of 30 and one of 10
+    big = find_inputs(write(frame, tmp_path / "big.parquet", row_group_size=250))[0]
+    plan = plan_reading(big, {}, 100)
+    sizes = [chunk.num_rows for chunk in read_chunks(big, plan, 100)]
+    assert sizes == [100, 100, 50] * 4
+    whole = pa.concat_tables(read_chunks(big, plan, 100)).to_pandas()
+    pd.testing.assert_frame_equal(whole, frame)
+
+
 # -- refusals: a clear error, nothing written, no run --------------------------------
 
 Setup = Callable[[Path], tuple[str, Path, Path, dict[str, Any]]]

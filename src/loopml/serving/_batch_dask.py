@@ -9,6 +9,10 @@ appends each file's parts to its output in order, as soon as every earlier part 
 file is done, and deletes them: the output has the same rows in the same order as a
 local job, and the parts on disk at any time are those finished early.
 
+A CSV value that does not fit its column's inferred type fails its part; the job then
+starts again with that column one type wider (``ReadPlan.widened``), the new attempt's
+parts in a folder of their own, away from those the cancelled attempt may still write.
+
 Workers read the input and write the parts through the file system, and load the model
 from the job's stores: a local cluster shares them with the caller; a remote one needs
 them at the same paths (or a store on a server and S3 blobs).
@@ -16,10 +20,11 @@ them at the same paths (or a store on a server and S3 blobs).
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +33,7 @@ import pyarrow as pa
 from loopml.errors import InvalidInput, LoopmlError, Unavailable
 from loopml.serving._batch_io import (
     Format,
+    InferredTypeTooNarrow,
     InputFile,
     OutputWriter,
     Part,
@@ -105,8 +111,42 @@ def score_on_dask(
         InvalidInput: dask.distributed is not installed, or a part's input is bad.
         Unavailable: the scheduler cannot be reached.
     """
-    parts_folder.mkdir(parents=True, exist_ok=True)
-    tasks = [
+    client, cluster = _connect(settings.dask_address)
+    try:
+        for attempt in itertools.count(1):
+            folder = parts_folder / f"attempt-{attempt}"
+            tasks = _tasks(settings, version, jobs, chunk_rows, folder)
+            done = progress.done
+            try:
+                _run(client, tasks, _Assembly(tasks, paths, format), progress)
+                return
+            except InferredTypeTooNarrow as exc:  # ends: a column widens at most 3 times
+                jobs = _widened(jobs, exc)
+                progress.rewind(done)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _widened(jobs: Sequence[FileJob], exc: InferredTypeTooNarrow) -> list[FileJob]:
+    """``jobs`` with the column ``exc`` names one type wider in the file it names."""
+    return [
+        replace(job, plan=job.plan.widened(exc.column)) if str(job.file.path) == exc.path else job
+        for job in jobs
+    ]
+
+
+def _tasks(
+    settings: Settings,
+    version: ModelVersion,
+    jobs: Sequence[FileJob],
+    chunk_rows: int,
+    folder: Path,
+) -> list[PartTask]:
+    """A task per part of every file, writing its scores into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return [
         PartTask(
             settings,
             version.name,
@@ -117,19 +157,11 @@ def score_on_dask(
             job.spec,
             part,
             chunk_rows,
-            str(parts_folder / f"{part.file:06d}-{part.index:06d}.arrow"),
+            str(folder / f"{part.file:06d}-{part.index:06d}.arrow"),
         )
         for index, job in enumerate(jobs)
         for part in split_parts(index, job.file, job.plan, chunk_rows)
     ]
-    assembly = _Assembly(tasks, paths, format)
-    client, cluster = _connect(settings.dask_address)
-    try:
-        _run(client, tasks, assembly, progress)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
 
 
 class _Assembly:

@@ -94,6 +94,10 @@ class Progress:
         if self._callback is not None:
             self._callback(self.done, self.total)
 
+    def rewind(self, done: int) -> None:
+        """Go back to ``done`` rows scored: the rows since are scored again."""
+        self.add(done - self.done)
+
 
 def score_chunk(model: PackagedModel, chunk: pa.Table, spec: ScoreSpec) -> pa.Table:
     """Score one chunk: its key columns as they are, the model's outputs, the version.
